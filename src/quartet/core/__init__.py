@@ -1,0 +1,1 @@
+"""Shared infrastructure: configs, run directories, checkpoints, records, seeding, progress."""

@@ -1,0 +1,246 @@
+"""One training loop for every model in quartet: language models, PRMs, switches, denoisers.
+
+The loop owns what must be identical everywhere — data order, schedule, clipping,
+accumulation, precision, metrics, checkpoints and exact resume — and takes the
+model-specific part as a ``loss_fn(module, batch) -> (loss, metrics)``.
+
+Exact resume: the data order is a pure function of (seed, epoch), and torch's global
+RNG is reseeded from (seed, micro-step) before every micro-batch, so augmentation
+and dropout depend only on the step. With the optimizer and scheduler state restored
+from the checkpoint, a run killed and resumed ends bit-identical to one that never
+stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from quartet.core.checkpoint import (
+    load_trainer_state,
+    load_weights,
+    save_trainer_state,
+    save_weights,
+    write_checkpoint,
+)
+from quartet.core.progress import progress_bar
+from quartet.core.runs import RunDir, is_writer
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+EvalFn = Callable[[nn.Module], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by every trainer."""
+
+    steps: int = 200  # optimizer steps
+    batch_size: int = 16  # examples per micro-batch
+    grad_accum: int = 1  # micro-batches per optimizer step
+    lr: float = 1e-3  # peak learning rate
+    min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr
+    warmup_steps: int = 10  # linear warmup from 0
+    schedule: Literal["cosine", "step", "constant"] = "cosine"  # decay after warmup
+    step_size: int = 100  # "step" schedule: multiply lr by step_gamma every step_size steps
+    step_gamma: float = 0.5  # "step" schedule factor
+    optimizer: Literal["adamw", "adam"] = "adamw"  # adam: no weight decay at all
+    weight_decay: float = 0.01  # AdamW decay on matrices only (not norms, biases, gains)
+    betas: tuple[float, float] = (0.9, 0.95)  # Adam betas
+    grad_clip: float = 1.0  # max global grad norm (0: off)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA that supports it
+    eval_every: int = 0  # run eval_fn every N steps (0: only at the end)
+    checkpoint_every: int = 0  # save every N steps (0: only at the end)
+    keep_checkpoints: int = 2  # older step_N folders are deleted
+    log_every: int = 10  # metrics.jsonl record every N steps
+    seed: int = 0  # data order and per-step RNG
+
+
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of ``cfg.lr`` at optimizer step ``step`` (0-based).
+
+    >>> f = lr_lambda(TrainConfig(steps=110, warmup_steps=10, min_lr_ratio=0.0))
+    >>> round(f(4), 3), f(10), round(f(60), 3), round(f(110), 3)
+    (0.5, 1.0, 0.5, 0.0)
+    """
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        if cfg.schedule == "step":
+            return cfg.step_gamma ** ((step - cfg.warmup_steps) // cfg.step_size)
+        span = max(1, cfg.steps - cfg.warmup_steps)
+        progress = min(1.0, (step - cfg.warmup_steps) / span)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def build_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with weight decay on ≥2-D weights only; plain Adam when asked."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The shuffled example order of one epoch, a pure function of (seed, epoch)."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen).tolist()
+
+
+class Trainer:
+    """Trains ``module`` on ``dataset`` with ``loss_fn``; resumes from the run's latest checkpoint."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        loss_fn: LossFn,
+        dataset: Sequence[Any],
+        collate: Callable[[list[Any]], Any],
+        cfg: TrainConfig,
+        run: RunDir,
+        model_config: dict[str, Any],
+        eval_fn: EvalFn | None = None,
+        device: torch.device | str = "cpu",
+    ):
+        if len(dataset) == 0:
+            raise ValueError("cannot train on an empty data set")
+        self.module = module.to(device)
+        self.loss_fn, self.dataset, self.collate = loss_fn, dataset, collate
+        self.cfg, self.run, self.model_config, self.eval_fn = cfg, run, model_config, eval_fn
+        self.device = torch.device(device)
+        self.optimizer = build_optimizer(module, cfg)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg))
+        self.step = 0
+        # Batches never straddle epochs; a data set smaller than a batch is used whole.
+        self.batch_size = min(cfg.batch_size, len(dataset))
+        self.batches_per_epoch = len(dataset) // self.batch_size
+
+    def _autocast(self):
+        use_bf16 = self.cfg.precision == "bf16" or (
+            self.cfg.precision == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        )
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+
+    def _micro_batch(self, micro_step: int) -> Any:
+        epoch, index = divmod(micro_step, self.batches_per_epoch)
+        order = epoch_order(len(self.dataset), self.cfg.seed, epoch)
+        torch.manual_seed(self.cfg.seed * 7_919 + micro_step)
+        ids = order[index * self.batch_size : (index + 1) * self.batch_size]
+        return _to_device(self.collate([self.dataset[i] for i in ids]), self.device)
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint of the run, if any. Returns whether one was found."""
+        latest = self.run.latest_checkpoint()
+        if latest is None:
+            return False
+        load_weights(self.module, latest)
+        state = load_trainer_state(latest)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state["step"])
+        log.info("resumed %s at step %d", self.run.path, self.step)
+        return True
+
+    def save_checkpoint(self) -> None:
+        if not is_writer():
+            return
+
+        def write(directory):
+            save_weights(self.module, directory, self.model_config)
+            save_trainer_state(
+                directory,
+                {
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "step": self.step,
+                    "torch_rng": torch.get_rng_state(),
+                },
+            )
+
+        write_checkpoint(self.run.checkpoint(self.step), write)
+        kept = sorted(self.run.checkpoints.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+        for old in kept[: -self.cfg.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def train_step(self) -> dict[str, float]:
+        self.module.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        totals: dict[str, float] = {}
+        for micro in range(self.cfg.grad_accum):
+            batch = self._micro_batch(self.step * self.cfg.grad_accum + micro)
+            with self._autocast():
+                loss, metrics = self.loss_fn(self.module, batch)
+            (loss / self.cfg.grad_accum).backward()
+            for key, value in {"loss": loss.item(), **metrics}.items():
+                totals[key] = totals.get(key, 0.0) + value / self.cfg.grad_accum
+        if self.cfg.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.grad_clip)
+            totals["grad_norm"] = float(norm)
+        totals["lr"] = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return totals
+
+    def evaluate(self) -> dict[str, float]:
+        if self.eval_fn is None:
+            return {}
+        self.module.eval()
+        with torch.no_grad():
+            return {f"eval_{k}": v for k, v in self.eval_fn(self.module).items()}
+
+    def fit(self) -> dict[str, float]:
+        """Train to ``cfg.steps``; returns the last logged metrics (with eval results)."""
+        self.resume()
+        last: dict[str, float] = {}
+        bar = progress_bar(self.cfg.steps, desc=f"train {self.run.path.name}", unit="step")
+        bar.update(self.step)
+        started = time.perf_counter()
+        while self.step < self.cfg.steps:
+            metrics = self.train_step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            record = {"step": self.step, **metrics}
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < self.cfg.steps:
+                record.update(self.evaluate())
+            if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps or len(record) > len(metrics) + 1:
+                record["elapsed_s"] = round(time.perf_counter() - started, 3)
+                self.run.log_metrics(record)
+            if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+            last = record
+        bar.close()
+        final = self.evaluate()
+        if final:
+            self.run.log_metrics({"step": self.step, **final})
+        if self.run.latest_checkpoint() != self.run.checkpoint(self.step):
+            self.save_checkpoint()
+        return {**last, **final}
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch

@@ -1,0 +1,1 @@
+"""InfoPattern: stance detection, red teaming with LM-Switch, claim-propagation graphs."""

@@ -1,0 +1,1 @@
+"""The shared language-model core: tokenizer, model, generation, scoring, trainer, backends."""

@@ -1,0 +1,1 @@
+"""Generators of built-in data: arithmetic word problems, worlds of fictional facts."""
