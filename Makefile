@@ -10,6 +10,9 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo test test-slow lint bench clean-venv
 
+# Browser libraries the web app serves (pinned in package-lock.json; no CDN).
+NODE_STAMP := node_modules/.package-lock.json
+
 $(STAMP): pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(NODE_STAMP): package-lock.json
+	npm ci --silent --no-audit --no-fund
+
+demo: $(STAMP) $(NODE_STAMP)
 	$(BIN)/quartet demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -m slow
 
 lint: $(STAMP)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from quartet.core.runs import RunDir
-from quartet.core.trainer import Trainer, TrainConfig
+from quartet.core.trainer import TrainConfig, Trainer
 from quartet.lm.data import collate_lm, encode_sft, lm_loss
 from quartet.lm.protocol import LanguageModel
 

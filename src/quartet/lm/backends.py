@@ -1,0 +1,49 @@
+"""Open a language model from a path: a quartet checkpoint or a Hugging Face model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from quartet.lm.protocol import LanguageModel
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_lm(
+    path: str | Path,
+    backend: Literal["auto", "builtin", "hf"] = "auto",
+    device: str | None = None,
+    batch_size: int = 16,
+) -> LanguageModel:
+    """``model.json`` in the folder means the built-in model; ``config.json`` means transformers.
+
+    A run directory is accepted too: its latest checkpoint is used.
+    """
+    path = Path(path)
+    device = device or default_device()
+    if backend == "auto":
+        if (path / "checkpoints").is_dir():
+            from quartet.core.runs import RunDir
+
+            latest = RunDir(path).latest_checkpoint()
+            if latest is None:
+                raise FileNotFoundError(f"run {path} has no checkpoint yet")
+            path = latest
+        if (path / "model.json").is_file():
+            backend = "builtin"
+        elif (path / "config.json").is_file():
+            backend = "hf"
+        else:
+            raise FileNotFoundError(f"{path} holds neither a quartet model (model.json) nor a HF model (config.json)")
+    if backend == "builtin":
+        from quartet.lm.builtin import BuiltinLM
+
+        return BuiltinLM.load(path, device=device, batch_size=batch_size)
+    from quartet.lm.hf import HFCausalLM
+
+    return HFCausalLM.load(path, device=device, batch_size=batch_size)
