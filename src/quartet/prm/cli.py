@@ -1,0 +1,75 @@
+"""``quartet prm <verb>``: thin wrappers over ``quartet.prm.pipeline`` and friends.
+
+Every pipeline verb runs the stages up to and including its own on the config's run
+directory, skipping finished ones, so ``quartet prm rollout`` after a kill resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from quartet.core.cliargs import add_config_args, add_verb, config_from_args
+
+DEFAULT_CONFIG = "configs/prm/tiny.yaml"
+STAGE_HELP = {
+    "world": "generate the arithmetic problems (train/test, disjoint)",
+    "sft": "fine-tune the policy until it solves some but not most test problems",
+    "sample": "sample solutions to label and the best-of-N candidate pool",
+    "rollout": "K Monte-Carlo completions from every step prefix (resumable)",
+    "label": "hard / soft / entropy-regularized step labels, plus exports (OpenRLHF, TRL)",
+    "train": "train one PRM per labelling, and the ORM; score the candidates",
+    "bon": "best-of-N accuracy vs N for every method -> artifacts/bon.{json,md,png}",
+    "raft": "rejection-sampling fine-tuning with each PRM -> artifacts/raft.json",
+    "pipeline": "every stage above, end to end",
+}
+
+
+def _config(args: argparse.Namespace):
+    from quartet.prm.config import PipelineConfig
+
+    overrides = list(args.overrides)
+    if getattr(args, "model", None):
+        overrides.append(f"policy.model={args.model}")
+    args.overrides = overrides
+    return config_from_args(PipelineConfig, args)
+
+
+def _stage_handler(stage: str):
+    def handler(args: argparse.Namespace) -> int:
+        from quartet.prm.pipeline import run_pipeline
+
+        path = run_pipeline(_config(args), until="raft" if stage == "pipeline" else stage)
+        print(f"{stage}: done; run directory {path}")
+        for name in ("bon.md", "raft.md"):
+            if stage in ("bon", "raft", "pipeline") and (path / "artifacts" / name).exists():
+                print((path / "artifacts" / name).read_text())
+        return 0
+
+    return handler
+
+
+def _processbench(args: argparse.Namespace) -> int:
+    from quartet.prm.pipeline import load_policy
+    from quartet.prm.processbench import run_processbench
+
+    result = run_processbench(load_policy(args.prm), args.data, args.out, args.subsets, args.threshold)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def register(subparsers, name: str, help_text: str) -> None:
+    p = subparsers.add_parser(name, help=help_text)
+    verbs = p.add_subparsers(dest="verb", required=True)
+    for stage, text in STAGE_HELP.items():
+        v = add_verb(verbs, stage, _stage_handler(stage), text, f"quartet prm {stage} --config {DEFAULT_CONFIG}")
+        add_config_args(v, DEFAULT_CONFIG)
+        v.add_argument("--model", help="policy: a built-in checkpoint dir or a Hugging Face model dir")
+    v = add_verb(verbs, "processbench", _processbench, "earliest-error F1 of a PRM on ProcessBench",
+                 "quartet prm processbench --prm runs/prm/prm-tiny/prm/er2/model --data ../shared/data/math/processbench")
+    v.add_argument("--prm", type=Path, required=True, help="PRM model directory")
+    v.add_argument("--data", type=Path, required=True, help="folder with <subset>.json files")
+    v.add_argument("--subsets", nargs="+", default=["gsm8k", "math", "olympiadbench", "omnimath"])
+    v.add_argument("--threshold", type=float, default=0.5, help="P(+) below this marks a wrong step")
+    v.add_argument("--out", type=Path, default=Path("processbench.json"), help="where to write the JSON")

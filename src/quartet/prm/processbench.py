@@ -1,0 +1,66 @@
+"""ProcessBench: can a PRM find the earliest wrong step?
+
+For each solution the predicted earliest error is the first step whose P(+) is below the
+threshold (-1 when none is). Per subset: accuracy on the solutions that have an error
+(prediction == label), accuracy on the fully correct ones (prediction == -1), and their
+harmonic mean, the F1 that ProcessBench reports; the average F1 is over subsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from quartet.core.io import atomic_write_json
+from quartet.lm.protocol import LanguageModel
+from quartet.prm.data import ProcessBenchItem, load_processbench
+from quartet.prm.rollout import policy_prompt
+from quartet.prm.scoring import step_scores
+
+log = logging.getLogger(__name__)
+
+SUBSETS = ("gsm8k", "math", "olympiadbench", "omnimath")
+
+
+def earliest_error(scores: Sequence[float], threshold: float = 0.5) -> int:
+    """Index of the first step scored below ``threshold``; -1 when every step passes.
+
+    >>> earliest_error([0.9, 0.4, 0.2]), earliest_error([0.9, 0.8])
+    (1, -1)
+    """
+    return next((i for i, s in enumerate(scores) if s < threshold), -1)
+
+
+def processbench_f1(labels: Sequence[int], predictions: Sequence[int]) -> dict[str, float]:
+    """ProcessBench's metric from gold and predicted earliest-error indices.
+
+    >>> processbench_f1([-1, -1, 2, 0], [-1, 1, 2, 1])
+    {'error_acc': 0.5, 'correct_acc': 0.5, 'f1': 0.5, 'n': 4}
+    """
+    err = [p == g for g, p in zip(labels, predictions, strict=True) if g != -1]
+    ok = [p == -1 for g, p in zip(labels, predictions, strict=True) if g == -1]
+    error_acc = sum(err) / len(err) if err else 0.0
+    correct_acc = sum(ok) / len(ok) if ok else 0.0
+    f1 = 2 * error_acc * correct_acc / (error_acc + correct_acc) if error_acc + correct_acc > 0 else 0.0
+    return {"error_acc": error_acc, "correct_acc": correct_acc, "f1": f1, "n": len(labels)}
+
+
+def evaluate_items(prm: LanguageModel, items: Sequence[ProcessBenchItem], threshold: float = 0.5) -> dict:
+    scores = step_scores(prm, [policy_prompt(i.problem) for i in items], [list(i.steps) for i in items])
+    predictions = [earliest_error(s, threshold) for s in scores]
+    return processbench_f1([i.label for i in items], predictions)
+
+
+def run_processbench(prm: LanguageModel, data_dir: Path | str, out_path: Path | str,
+                     subsets: Sequence[str] = SUBSETS, threshold: float = 0.5) -> dict:
+    """Evaluate ``prm`` on every subset file ``<data_dir>/<subset>.json``; writes ``out_path`` (JSON)."""
+    result: dict = {"threshold": threshold, "subsets": {}}
+    for subset in subsets:
+        items = load_processbench(Path(data_dir) / f"{subset}.json")
+        result["subsets"][subset] = evaluate_items(prm, items, threshold)
+        log.info("ProcessBench %s: F1 %.3f", subset, result["subsets"][subset]["f1"])
+    f1s = [v["f1"] for v in result["subsets"].values()]
+    result["average_f1"] = sum(f1s) / len(f1s) if f1s else 0.0
+    atomic_write_json(Path(out_path), result)
+    return result
