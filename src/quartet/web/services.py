@@ -1,0 +1,157 @@
+"""What the web app serves: model interfaces, the loaded services, and their FastAPI dependencies.
+
+Models are loaded once in the app's ``lifespan`` (``load_services``) and reach the routes
+through ``Depends(get_...)``, so tests replace them with ``app.dependency_overrides`` or by
+passing ``Services`` to ``create_app``. The interfaces below are what the pages need; the
+adapters wrap the InfoPattern library objects into them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import HTTPException, Request
+
+log = logging.getLogger(__name__)
+
+
+class StanceModel(Protocol):
+    """Distribution over stance bins for each text, with evidence spans (character offsets)."""
+
+    bins: list[str]
+
+    def analyze(self, texts: list[str], target: str | None) -> list[dict[str, Any]]:
+        """One ``{"probs": [float per bin], "evidence": [[start, end], ...]}`` per text."""
+        ...
+
+
+class RedTeamModel(Protocol):
+    """Responses as a community would write them; ``communities`` maps a name to its stance value."""
+
+    communities: dict[str, float]
+
+    def generate(self, message: str, stance: float, k: int) -> list[dict[str, Any]]:
+        """K ``{"text": str, "evidence": [[start, end], ...]}`` responses at stance value ``stance``."""
+        ...
+
+
+class Embedder(Protocol):
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+class DetectorStance:
+    """A ``quartet.infopattern.stance`` detector behind ``StanceModel``.
+
+    Evidence comes from the detector's ``evidence(messages)`` when it has one (the switch-
+    likelihood detector); other detectors give none.
+    """
+
+    def __init__(self, detector: Any):
+        self.detector = detector
+        self.bins = [str(c) for c in detector.classes_]
+
+    def analyze(self, texts: list[str], target: str | None) -> list[dict[str, Any]]:
+        from quartet.infopattern.messages import Message
+
+        messages = [Message(id=f"web-{i}", text=t, target=target or None) for i, t in enumerate(texts)]
+        proba = self.detector.predict_proba(messages)
+        evidence_fn = getattr(self.detector, "evidence", None)
+        spans = evidence_fn(messages) if callable(evidence_fn) else [[] for _ in texts]
+        return [{"probs": [float(p) for p in row], "evidence": [list(map(int, s)) for s in sp]}
+                for row, sp in zip(proba, spans, strict=True)]
+
+
+@dataclass
+class GraphStore:
+    """Claim graphs by id: those found in run directories plus those built from uploads."""
+
+    graphs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def add(self, graph_id: str, graph: dict[str, Any], title: str) -> None:
+        self.graphs[graph_id] = graph
+        self.titles[graph_id] = title
+
+    def get(self, graph_id: str) -> dict[str, Any]:
+        if graph_id not in self.graphs:
+            raise HTTPException(404, f"no graph named {graph_id!r}")
+        return self.graphs[graph_id]
+
+
+@dataclass
+class Services:
+    """Everything the routes use. ``None`` means "not available": its page says so."""
+
+    stance: StanceModel | None = None
+    redteam: RedTeamModel | None = None
+    embedder: Embedder | None = None  # for graph discovery on uploads; None = MiniLM on first use
+    graphs: GraphStore = field(default_factory=GraphStore)
+    data_dir: Path = field(default_factory=lambda: Path("runs/web"))
+    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_messages: int = 5000
+    jobs: Any = None  # quartet.web.jobs.JobManager, created by the app
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_services(request: Request) -> Services:
+    return _services(request)
+
+
+def get_stance(request: Request) -> StanceModel:
+    model = _services(request).stance
+    if model is None:
+        raise HTTPException(503, "no stance model is loaded: train one with `quartet infopattern stance train` "
+                                 "and start `quartet serve --runs` on its run folder")
+    return model
+
+
+def get_redteam(request: Request) -> RedTeamModel:
+    model = _services(request).redteam
+    if model is None:
+        raise HTTPException(503, "no red-teaming model is loaded: train a switch with "
+                                 "`quartet infopattern switch train` and serve its run folder")
+    return model
+
+
+def get_graphs(request: Request) -> GraphStore:
+    return _services(request).graphs
+
+
+def load_graphs(runs: Path, store: GraphStore) -> None:
+    """Every ``artifacts/graph*.json`` claim graph under ``runs``; ids are their relative paths."""
+    import json
+
+    for path in sorted(runs.glob("**/artifacts/graph*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            log.warning("skipping %s: %s", path, err)
+            continue
+        if isinstance(data, dict) and "nodes" in data and "links" in data:
+            rel = path.relative_to(runs).with_suffix("").as_posix()
+            store.add(rel.replace("/artifacts/", "/").replace("/", "."), data, rel)
+
+
+def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = None) -> Services:
+    """Load what the run folder holds: the first saved stance detector (or ``stance_dir``) and graphs."""
+    services = Services(data_dir=data_dir)
+    if runs is None or not runs.is_dir():
+        return services
+    load_graphs(runs, services.graphs)
+    candidates = [stance_dir] if stance_dir else sorted(p.parent for p in runs.glob("**/detector.json"))
+    for directory in candidates:
+        try:
+            from quartet.infopattern.stance import load_detector
+
+            services.stance = DetectorStance(load_detector(directory))
+            log.info("stance model: %s", directory)
+            break
+        except Exception as err:  # a broken or foreign folder must not stop the app
+            log.warning("cannot load a stance detector from %s: %s", directory, err)
+    return services

@@ -1,0 +1,36 @@
+"use strict";
+document.addEventListener("DOMContentLoaded", async () => {
+  const $ = (id) => document.getElementById(id);
+  $("stance").addEventListener("input", () => { $("stance-value").textContent = Number($("stance").value).toFixed(1); });
+  try {
+    const communities = await Q.api("/api/infopattern/redteam/communities");
+    for (const [name, value] of Object.entries(communities)) {
+      $("community").append(Q.el("option", { value: name, text: `${name} (s = ${value})` }));
+    }
+  } catch (err) { Q.showError($("error"), err); }
+  $("generate").addEventListener("click", async () => {
+    Q.showError($("error"), null);
+    const message = $("message").value.trim();
+    if (!message) { Q.showError($("error"), "Type a message first."); return; }
+    $("generate").disabled = true;
+    try {
+      const body = { message, community: $("community").value || null, stance: Number($("stance").value), k: Number($("k").value) };
+      const res = await Q.api("/api/infopattern/redteam", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      $("used-stance").textContent = res.stance.toFixed(1);
+      const box = $("responses");
+      box.replaceChildren();
+      res.responses.forEach((r, i) => {
+        const row = Q.el("div", { class: "msg response" }, [Q.el("span", { class: "tag", text: `#${i + 1}` })]);
+        row.append(Q.highlighted(r.text, r.evidence));
+        box.append(row);
+      });
+      $("result").hidden = false;
+    } catch (err) {
+      Q.showError($("error"), err);
+    } finally {
+      $("generate").disabled = false;
+    }
+  });
+});

@@ -1,0 +1,30 @@
+"""Shared fixtures for InfoPattern tests: the social data root (skip when absent) and tiny message sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from quartet.infopattern.messages import Message
+
+SOCIAL = Path(os.environ.get("QUARTET_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "social"
+
+
+@pytest.fixture
+def social_root() -> Path:
+    if not SOCIAL.is_dir():
+        pytest.skip(f"social data not found at {SOCIAL} (set QUARTET_DATA)")
+    return SOCIAL
+
+
+def toy_messages(n_per_side: int = 12) -> list[Message]:
+    """Two clearly separable sides on one target, for fast detector tests."""
+    pro = ["cats are wonderful loving pets", "i love cats they are great", "cats make life better and happy"]
+    con = ["cats are terrible awful pets", "i hate cats they are bad", "cats ruin life and make it sad"]
+    out = []
+    for i in range(n_per_side):
+        out.append(Message(id=f"p{i}", text=pro[i % 3], stance="pro", community="pro", target="cats"))
+        out.append(Message(id=f"c{i}", text=con[i % 3], stance="con", community="con", target="cats"))
+    return out
