@@ -51,3 +51,8 @@ def tiny_lm(word_tokenizer):
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=word_tokenizer.vocab_size, dim=32, n_layers=2, n_heads=4, max_seq_len=128)
     return BuiltinLM.create(cfg, word_tokenizer, seed=0, batch_size=8)
+
+
+@pytest.fixture
+def corpus() -> list[str]:
+    return list(CORPUS)

@@ -1,0 +1,68 @@
+"""``quartet lm`` end to end: train, resume after a kill (bit-identical), sample, export."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from quartet.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_CONFIG = REPO / "configs" / "lm" / "test.yaml"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUARTET_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def test_train_sample_export(runs, tmp_path, capsys):
+    assert main(["lm", "train", "--config", str(TEST_CONFIG)]) == 0
+    run = runs / "lm" / "test"
+    assert (run / "config.yaml").is_file() and (run / "model" / "model.safetensors").is_file()
+    assert (run / "checkpoints" / "step_6").is_dir()
+    assert main(["lm", "sample", "--run", str(run), "--prompt", "Question :", "--n", "2",
+                 "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.count("--- sample") == 2
+    assert main(["lm", "export", "--run", str(run), "--to", "hf", str(tmp_path / "hf")]) == 0
+    assert (tmp_path / "hf" / "config.json").is_file()
+
+
+def test_bad_override_is_a_clear_error(runs, capsys):
+    assert main(["lm", "train", "--config", str(TEST_CONFIG), "train.stepz=3"]) == 2
+    assert "stepz" in capsys.readouterr().err
+
+
+def _train_command(name: str) -> list[str]:
+    overrides = [f"name={name}", "train.steps=200", "train.checkpoint_every=20", "train.log_every=20"]
+    return [sys.executable, "-m", "quartet.cli", "lm", "train", "--config", str(TEST_CONFIG), *overrides]
+
+
+def test_resume_after_kill_is_bit_identical(runs):
+    env = {**os.environ, "QUARTET_RUNS": str(runs), "OMP_NUM_THREADS": "1"}
+    subprocess.run(_train_command("whole"), env=env, check=True, capture_output=True)
+
+    cut = runs / "lm" / "cut"
+    job = subprocess.Popen(_train_command("cut"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (cut / "checkpoints" / "step_40").is_dir():
+        assert job.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    steps = sorted(int(p.name.split("_")[1]) for p in (cut / "checkpoints").glob("step_*"))
+    assert steps[-1] < 200 and not (cut / "model").exists(), "the kill must land mid-run"
+
+    subprocess.run(_train_command("cut"), env=env, check=True, capture_output=True)
+    whole = load_file(runs / "lm" / "whole" / "model" / "model.safetensors")
+    resumed = load_file(cut / "model" / "model.safetensors")
+    assert whole.keys() == resumed.keys()
+    assert all((whole[k] == resumed[k]).all() for k in whole)
