@@ -133,7 +133,8 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, H, T_past + T, hd)
         if mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            # No mask: causal from position 0, or one new query that may see every cached key.
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.o_proj(out.transpose(1, 2).reshape(B, T, C))
@@ -190,6 +191,15 @@ class Transformer(nn.Module):
         # Set by ``BuiltinLM.hidden_transform`` (LM-Switch); not a parameter of the base model.
         self.hidden_transform: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.apply(self._init_weights)
+        # cos/sin for every position, computed once: a decoding step only indexes them.
+        # Not persistent: they follow from the config, so checkpoints never hold them.
+        cos, sin = rotary_cos_sin(torch.arange(cfg.max_seq_len)[None], cfg.head_dim, cfg.rope_theta)
+        self.register_buffer("rope_cos", cos[0, 0], persistent=False)  # (max_seq_len, head_dim)
+        self.register_buffer("rope_sin", sin[0, 0], persistent=False)
+
+    def _rotary(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos/sin at ``position_ids (B, T)``: each (B, 1, T, head_dim)."""
+        return self.rope_cos[position_ids][:, None], self.rope_sin[position_ids][:, None]
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -219,11 +229,15 @@ class Transformer(nn.Module):
             else:
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T:]
         mask = None
-        if attention_mask is not None:
+        if T == 1:
+            # A decoding step: the one query may see every real key; only padding needs a mask.
+            if attention_mask is not None and not bool(attention_mask.all()):
+                mask = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, Tk)
+        elif attention_mask is not None:
             mask = attention_mask_4d(attention_mask, T)
         elif past > 0:  # is_causal aligns top-left, wrong once keys outnumber queries
             mask = attention_mask_4d(torch.ones(B, past + T, dtype=torch.bool, device=input_ids.device), T)
-        cos, sin = rotary_cos_sin(position_ids, self.cfg.head_dim, self.cfg.rope_theta)
+        cos, sin = self._rotary(position_ids)
         x = self.embed_tokens(input_ids)  # (B, T, C)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, mask, cache, i)

@@ -1,0 +1,92 @@
+"""Sampling speed of the built-in model's KV-cache generation against transformers' ``generate``.
+
+Both sides hold the same weights (depth, width, heads, vocabulary), run on the CPU with
+the same threads, sample with temperature 1 and never stop early (no eos), so each
+produces exactly batch x new_tokens tokens. Also times prefix sharing: N continuations
+branching from one prefill of a long prompt, against the same N rows each prefilling
+the prompt (batched, the stronger baseline).
+
+    python benchmarks/lm_generate.py            # prints one JSON object
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from _lm_common import add_shape_args, build_pair
+
+from quartet.lm.builtin import BuiltinDecoder
+from quartet.lm.generate import generate_ids
+from quartet.lm.protocol import SamplingParams
+
+NEVER = -1  # an eos id no token has: every row runs to max_new_tokens
+
+
+def best_of(repeats: int, fn) -> float:
+    """Fastest of ``repeats`` timed calls (after one warm-up): the least noisy estimate."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def ours_sample(lm, prompts: list[list[int]], new_tokens: int, n: int = 1) -> None:
+    params = SamplingParams(max_new_tokens=new_tokens, temperature=1.0, seed=0)
+    with torch.inference_mode():
+        generate_ids(BuiltinDecoder(lm.module), prompts, params, n, eos_id=NEVER, pad_id=lm.tokenizer.pad_id,
+                     decode=lm.tokenizer.decode)
+
+
+def hf_sample(model, prompts: list[list[int]], new_tokens: int) -> None:
+    ids = torch.tensor(prompts)
+    with torch.inference_mode():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=1.0, top_k=0,
+                             top_p=1.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0)
+    assert out.shape[1] == ids.shape[1] + new_tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_shape_args(parser)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--prompt-len", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    ours, hf = build_pair(args)
+    gen = torch.Generator().manual_seed(0)
+    vocab = ours.tokenizer.vocab_size
+    prompts = torch.randint(4, vocab, (args.batch, args.prompt_len), generator=gen).tolist()
+
+    tokens = args.batch * args.new_tokens
+    t_ours = best_of(args.repeats, lambda: ours_sample(ours, prompts, args.new_tokens))
+    t_hf = best_of(args.repeats, lambda: hf_sample(hf, prompts, args.new_tokens))
+
+    long_prompt = torch.randint(4, vocab, (512,), generator=gen).tolist()
+    sharing = {}
+    for new in (32, 128):
+        shared = best_of(args.repeats, lambda new=new: ours_sample(ours, [long_prompt], new, n=16))
+        separate = best_of(args.repeats, lambda new=new: ours_sample(ours, [long_prompt] * 16, new, n=1))
+        sharing[new] = (shared, separate)
+
+    print(json.dumps({
+        "model": {"dim": args.dim, "layers": args.layers, "heads": args.heads, "vocab": vocab,
+                  "parameters": ours.module.num_parameters(), "threads": args.threads},
+        "batch": args.batch, "new_tokens": args.new_tokens,
+        "quartet_tokens_per_s": round(tokens / t_ours, 1),
+        "hf_tokens_per_s": round(tokens / t_hf, 1),
+        "ratio": round(t_hf / t_ours, 2),
+        "prefix_sharing_s": {str(k): {"shared": round(v[0], 4), "separate": round(v[1], 4)} for k, v in sharing.items()},
+        "prefix_sharing_ratio": round(sharing[32][1] / sharing[32][0], 2),
+        "prefix_sharing_ratio_128_new_tokens": round(sharing[128][1] / sharing[128][0], 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
