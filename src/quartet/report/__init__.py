@@ -1,0 +1,1 @@
+"""The demo report: runs every system's ``run_demo`` and renders their sections."""
