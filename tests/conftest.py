@@ -22,6 +22,16 @@ CORPUS = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip, with the reason, on machines without CUDA."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 def data_dir() -> Path | None:
     """Root of the shared data sets, or None when they are not on this machine."""
     root = Path(os.environ.get("QUARTET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -68,3 +68,21 @@ def test_hf_adapter_generates_and_scores_with_a_tiny_random_llama(tmp_path, word
     cands = [word_tokenizer.token_to_id("▁sure"), word_tokenizer.token_to_id("▁unsure")]
     marks = lm.marked_logprobs(["a box <step> two boxes <step>"], step, cands)
     assert marks[0].shape == (2, 2) and float(marks[0].exp().sum(-1).max()) <= 1.0
+
+
+def test_lora_training_moves_only_the_adapters(exported, tmp_path, corpus):
+    from quartet.core.runs import open_run
+    from quartet.core.trainer import TrainConfig
+    from quartet.lm.training import train_lm
+
+    lm = HFCausalLM.load(exported, lora_rank=4)
+    params = dict(lm.module.named_parameters())
+    trainable = {n for n, p in params.items() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    before = {n: p.detach().clone() for n, p in params.items()}
+    cfg = TrainConfig(steps=8, batch_size=6, lr=1e-2, warmup_steps=1, log_every=1)
+    train_lm(lm, [("", text) for text in corpus], cfg, open_run(tmp_path / "run", cfg))
+    moved = {n for n, p in lm.module.named_parameters() if not torch.equal(p, before[n])}
+    # LoRA's B matrices start at zero, so A only moves once B has; both must have moved by now.
+    assert moved == trainable
+    assert lm.generate(["tom has"], SamplingParams(max_new_tokens=3, temperature=0))[0][0].token_ids
