@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from quartet.core import distributed
 from quartet.core.checkpoint import (
     load_trainer_state,
     load_weights,
@@ -126,10 +127,16 @@ class Trainer:
         self.loss_fn, self.dataset, self.collate = loss_fn, dataset, collate
         self.cfg, self.run, self.model_config, self.eval_fn = cfg, run, model_config, eval_fn
         self.device = torch.device(device)
+        self.rank, self.world_size = distributed.setup(self.device)
+        if cfg.batch_size % self.world_size:
+            raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {self.world_size} processes")
+        distributed.broadcast_parameters(self.module)
         self.optimizer = build_optimizer(module, cfg)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg))
         self.step = 0
+        self.saved_step = -1  # the same on every rank, unlike a look at the file system
         # Batches never straddle epochs; a data set smaller than a batch is used whole.
+        # ``batch_size`` is the global batch: each process trains on its shard of it.
         self.batch_size = min(cfg.batch_size, len(dataset))
         self.batches_per_epoch = len(dataset) // self.batch_size
 
@@ -144,6 +151,7 @@ class Trainer:
         order = epoch_order(len(self.dataset), self.cfg.seed, epoch)
         torch.manual_seed(self.cfg.seed * 7_919 + micro_step)
         ids = order[index * self.batch_size : (index + 1) * self.batch_size]
+        ids = ids[self.rank :: self.world_size]  # this process's shard (all of it in one process)
         return _to_device(self.collate([self.dataset[i] for i in ids]), self.device)
 
     def resume(self) -> bool:
@@ -155,12 +163,14 @@ class Trainer:
         state = load_trainer_state(latest)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.step = int(state["step"])
+        self.step = self.saved_step = int(state["step"])
         log.info("resumed %s at step %d", self.run.path, self.step)
         return True
 
     def save_checkpoint(self) -> None:
+        self.saved_step = self.step
         if not is_writer():
+            distributed.barrier()  # wait for rank 0's checkpoint before going on
             return
 
         def write(directory):
@@ -179,6 +189,7 @@ class Trainer:
         kept = sorted(self.run.checkpoints.glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
         for old in kept[: -self.cfg.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
+        distributed.barrier()
 
     def train_step(self) -> dict[str, float]:
         self.module.train()
@@ -191,6 +202,8 @@ class Trainer:
             (loss / self.cfg.grad_accum).backward()
             for key, value in {"loss": loss.item(), **metrics}.items():
                 totals[key] = totals.get(key, 0.0) + value / self.cfg.grad_accum
+        distributed.average_gradients(self.module)
+        totals = distributed.average_metrics(totals)
         if self.cfg.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.grad_clip)
             totals["grad_norm"] = float(norm)
@@ -231,7 +244,7 @@ class Trainer:
         final = self.evaluate()
         if final:
             self.run.log_metrics({"step": self.step, **final})
-        if self.run.latest_checkpoint() != self.run.checkpoint(self.step):
+        if self.saved_step != self.step:
             self.save_checkpoint()
         return {**last, **final}
 

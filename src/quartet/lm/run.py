@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import torch
+
+from quartet.core import distributed
 from quartet.core.config import ConfigError
 from quartet.core.records import BadRecordError, iter_jsonl
-from quartet.core.runs import open_run, runs_root
+from quartet.core.runs import is_writer, open_run, runs_root
 from quartet.core.seeding import seed_everything
 from quartet.core.trainer import TrainConfig
 from quartet.lm.builtin import BuiltinLM
@@ -90,11 +93,11 @@ def run_train(cfg: LMRunConfig, runs: Path | None = None) -> Path:
     seed_everything(cfg.train.seed)
     docs = read_corpus(cfg.corpus)
     tokenizer_dir = run.path / "tokenizer"
-    if (tokenizer_dir / "tokenizer.json").is_file():
-        tokenizer = Tokenizer.load(tokenizer_dir)
-    else:
-        tokenizer = Tokenizer.train(docs, kind=cfg.tokenizer.kind, vocab_size=cfg.tokenizer.vocab_size)
-        tokenizer.save(tokenizer_dir)
+    if is_writer() and not (tokenizer_dir / "tokenizer.json").is_file():
+        Tokenizer.train(docs, kind=cfg.tokenizer.kind, vocab_size=cfg.tokenizer.vocab_size).save(tokenizer_dir)
+    distributed.setup(torch.device("cpu"))  # under torchrun: join now, so the barrier below is shared
+    distributed.barrier()  # other processes read rank 0's tokenizer
+    tokenizer = Tokenizer.load(tokenizer_dir)
     arch = ModelConfig(
         vocab_size=tokenizer.vocab_size,
         dim=cfg.model.dim,
@@ -105,7 +108,8 @@ def run_train(cfg: LMRunConfig, runs: Path | None = None) -> Path:
     lm = BuiltinLM.create(arch, tokenizer, seed=cfg.train.seed)
     log.info("model: %d parameters, vocabulary %d", lm.module.num_parameters(), tokenizer.vocab_size)
     metrics = train_lm(lm, [("", doc) for doc in docs], cfg.train, run)
-    lm.save(run.path / "model")
+    if is_writer():
+        lm.save(run.path / "model")
     log.info("finished %s: %s", run.path, metrics)
     return run.path
 
