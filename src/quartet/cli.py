@@ -15,7 +15,7 @@ from quartet.core.logging import setup_logging
 
 # system name -> (one-line help, module that defines ``register``)
 SYSTEMS: dict[str, tuple[str, str]] = {
-    "lm": ("the shared language model: train, sample, export, bench", "quartet.lm.cli"),
+    "lm": ("the shared language model: train, sample, export, serve, bench", "quartet.lm.cli"),
     "prm": ("entropy-regularized process reward models (ER-PRM)", "quartet.prm.cli"),
     "refusal": ("refusal-aware instruction tuning (R-Tuning)", "quartet.refusal.cli"),
     "infopattern": ("stance detection, red teaming, claim propagation", "quartet.infopattern.cli"),

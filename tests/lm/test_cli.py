@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from safetensors.torch import load_file
 
@@ -34,6 +36,34 @@ def test_train_sample_export(runs, tmp_path, capsys):
     assert capsys.readouterr().out.count("--- sample") == 2
     assert main(["lm", "export", "--run", str(run), "--to", "hf", str(tmp_path / "hf")]) == 0
     assert (tmp_path / "hf" / "config.json").is_file()
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "quartet.cli", "lm", "serve", "--run", str(run),
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()
+            try:
+                if httpx.get(f"{url}/models").json()["data"][0]["id"] == "test":
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+        capsys.readouterr()
+        assert main(["lm", "sample", "--run", url, "--prompt", "Question :", "--n", "2", "--max-new-tokens", "4",
+                     "--temperature", "0"]) == 0
+        assert capsys.readouterr().out.count("--- sample") == 2
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_bad_override_is_a_clear_error(runs, capsys):

@@ -16,14 +16,19 @@ def default_device() -> str:
 
 def load_lm(
     path: str | Path,
-    backend: Literal["auto", "builtin", "hf"] = "auto",
+    backend: Literal["auto", "builtin", "hf", "openai"] = "auto",
     device: str | None = None,
     batch_size: int = 16,
 ) -> LanguageModel:
     """``model.json`` in the folder means the built-in model; ``config.json`` means transformers.
 
-    A run directory is accepted too: its latest checkpoint is used.
+    A run directory is accepted too: its latest checkpoint is used. With ``backend="openai"``,
+    ``path`` is the base URL of an OpenAI-compatible server (``http://127.0.0.1:8000/v1``).
     """
+    if backend == "openai" or str(path).startswith(("http://", "https://")):
+        from quartet.lm.remote import OpenAICompatibleLM
+
+        return OpenAICompatibleLM(str(path))
     path = Path(path)
     device = device or default_device()
     if backend == "auto":

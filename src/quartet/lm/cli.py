@@ -1,4 +1,4 @@
-"""``quartet lm``: train, sample, export, bench."""
+"""``quartet lm``: train, sample, export, serve, bench."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def _sample(args: argparse.Namespace) -> int:
     from quartet.lm.protocol import SamplingParams
     from quartet.lm.run import model_dir
 
-    lm = load_lm(model_dir(args.run))
+    # A URL names an OpenAI-compatible server; anything else is a local folder.
+    lm = load_lm(args.run if args.run.startswith(("http://", "https://")) else model_dir(Path(args.run)))
     params = SamplingParams(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         stop=tuple(args.stop), seed=args.seed,
@@ -52,6 +53,22 @@ def _bench(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, str(script)])
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from quartet.lm.backends import load_lm
+    from quartet.lm.run import model_dir
+    from quartet.lm.serve import create_openai_app
+
+    path = model_dir(args.run)
+    app = create_openai_app(load_lm(path), model_name=args.model_name or args.run.resolve().name)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}: anyone who can reach it can use the model")
+    print(f"OpenAI-compatible API at http://{args.host}:{args.port}/v1")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def register(subparsers, name: str, help_text: str) -> None:
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="<verb>")
@@ -62,7 +79,8 @@ def register(subparsers, name: str, help_text: str) -> None:
 
     sample = add_verb(verbs, "sample", _sample, "sample continuations of a prompt",
                       "quartet lm sample --run runs/lm/tiny --prompt 'Question :' --n 3")
-    sample.add_argument("--run", type=Path, required=True, help="run directory or model folder (quartet or HF)")
+    sample.add_argument("--run", required=True,
+                        help="run directory, model folder (quartet or HF), or an OpenAI-compatible server URL")
     sample.add_argument("--prompt", required=True)
     sample.add_argument("--n", type=int, default=1, help="continuations (sharing one prefill)")
     sample.add_argument("--max-new-tokens", type=int, default=64)
@@ -77,6 +95,13 @@ def register(subparsers, name: str, help_text: str) -> None:
     export.add_argument("--run", type=Path, required=True)
     export.add_argument("--to", choices=["hf"], default="hf", help="target format")
     export.add_argument("out", type=Path, help="output folder")
+
+    serve = add_verb(verbs, "serve", _serve, "serve a model over the OpenAI completions/chat API",
+                     "quartet lm serve --run runs/lm/tiny --port 8001   # then: --model http://127.0.0.1:8001/v1")
+    serve.add_argument("--run", type=Path, required=True, help="run directory or model folder (quartet or HF)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    serve.add_argument("--port", type=int, default=8001)
+    serve.add_argument("--model-name", default=None, help="name clients ask for (default: the run's name)")
 
     add_verb(verbs, "bench", _bench, "generation speed against transformers (benchmarks/lm_generate.py)",
              "quartet lm bench")
