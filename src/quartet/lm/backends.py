@@ -16,7 +16,7 @@ def default_device() -> str:
 
 def load_lm(
     path: str | Path,
-    backend: Literal["auto", "builtin", "hf", "openai"] = "auto",
+    backend: Literal["auto", "builtin", "hf", "vllm", "openai"] = "auto",
     device: str | None = None,
     batch_size: int = 16,
 ) -> LanguageModel:
@@ -45,6 +45,10 @@ def load_lm(
             backend = "hf"
         else:
             raise FileNotFoundError(f"{path} holds neither a quartet model (model.json) nor a HF model (config.json)")
+    if backend == "vllm":
+        from quartet.lm.vllm_backend import VLLMLM
+
+        return VLLMLM.load(path)
     if backend == "builtin":
         from quartet.lm.builtin import BuiltinLM
 
