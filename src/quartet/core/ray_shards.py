@@ -1,0 +1,110 @@
+"""Shard a resumable job across a Ray cluster: one worker (and one model replica) per actor.
+
+The job is a list of work units, each with a key; a *processor* turns a shard (a list of
+units) into result records carrying those keys. ``run_on_ray`` skips units whose records
+the output JSONL already holds (so a rerun resumes), hands the remaining shards to Ray
+actors, and appends each finished shard's records as it arrives. When an actor dies its
+unfinished shard goes back in the queue for a fresh actor (up to ``max_retries`` times per
+shard); finished shards are already on disk, so nothing finished is lost.
+
+The processor factory runs inside each actor, so each worker loads its own model once:
+
+    def make_processor(model_dir):                   # a module-level function
+        lm = load_lm(model_dir)
+        return lambda shard: [rollout(lm, unit) for unit in shard]
+
+    run_on_ray(units, key=lambda r: r["id"], make_processor=functools.partial(make_processor, path),
+               out=AppendOnlyJsonl(path, key=...), address="auto")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from quartet.core.progress import progress_bar
+from quartet.core.records import AppendOnlyJsonl
+
+log = logging.getLogger(__name__)
+
+Unit = dict[str, Any]
+Processor = Callable[[list[Unit]], list[dict[str, Any]]]
+
+
+class ShardFailedError(RuntimeError):
+    pass
+
+
+def _actor_class():
+    import ray
+
+    @ray.remote(max_restarts=0)
+    class ShardWorker:
+        def __init__(self, make_processor: Callable[[], Processor]):
+            self.process = make_processor()
+
+        def run(self, shard: list[Unit]) -> list[dict[str, Any]]:
+            return self.process(shard)
+
+    return ShardWorker
+
+
+def run_on_ray(
+    units: list[Unit],
+    key: Callable[[dict[str, Any]], Hashable],
+    make_processor: Callable[[], Processor],
+    out: AppendOnlyJsonl,
+    address: str | None = "auto",
+    workers: int = 2,
+    shard_size: int = 8,
+    max_retries: int = 3,
+    cpus_per_worker: float = 1.0,
+    gpus_per_worker: float = 0.0,
+) -> int:
+    """Process the units not yet in ``out``; returns how many records were appended."""
+    import ray
+    from ray.exceptions import RayActorError
+
+    done = out.done()
+    todo = [u for u in units if key(u) not in done]
+    if not todo:
+        return 0
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)
+    worker_cls = _actor_class().options(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)
+    queue = [todo[i : i + shard_size] for i in range(0, len(todo), shard_size)]
+    attempts = [0] * len(queue)
+    pending = list(range(len(queue)))
+    actors = [worker_cls.remote(make_processor) for _ in range(min(workers, len(queue)))]
+    running: dict[Any, tuple[int, Any]] = {}  # object ref -> (shard index, actor)
+    appended = 0
+    bar = progress_bar(len(todo), desc="ray shards", unit="unit")
+    try:
+        idle = list(actors)
+        while pending or running:
+            while pending and idle:
+                index, actor = pending.pop(0), idle.pop()
+                running[actor.run.remote(queue[index])] = (index, actor)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            index, actor = running.pop(ready[0])
+            try:
+                records = ray.get(ready[0])
+            except RayActorError as err:
+                attempts[index] += 1
+                if attempts[index] > max_retries:
+                    raise ShardFailedError(f"shard {index} failed {attempts[index]} times: {err}") from err
+                log.warning("worker died on shard %d (attempt %d); retrying on a new worker", index, attempts[index])
+                pending.append(index)
+                idle.append(worker_cls.remote(make_processor))
+                continue
+            idle.append(actor)
+            for record in records:
+                out.append(record)
+            appended += len(records)
+            bar.update(len(queue[index]))
+    finally:
+        bar.close()
+        for actor in actors + idle:
+            ray.kill(actor, no_restart=True)
+    return appended
