@@ -82,6 +82,12 @@ def test_lm_cli_under_torchrun_matches_one_process_and_resumes_after_a_kill(tmp_
     # Each process averages the loss over its own tokens; shards of unequal token counts make
     # the 2-process mean differ slightly from the 1-process one: 2% is the stated tolerance.
     assert _losses(runs / "lm" / "one") == pytest.approx(_losses(runs / "lm" / "two"), rel=0.02)
+    # `accelerate launch` starts the same processes with the same environment: the same numbers.
+    accelerate = [str(TORCHRUN.parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+                  "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                  "--main_process_port", str(free_port()), *_torchrun(2, "accel", runs, 30)[5:]]
+    subprocess.run(accelerate, env=env, check=True, capture_output=True)
+    assert _losses(runs / "lm" / "accel") == pytest.approx(_losses(runs / "lm" / "two"), abs=1e-6)
 
     cut = runs / "lm" / "cut"
     job = subprocess.Popen(_torchrun(2, "cut", runs, 100), env=env, start_new_session=True,
