@@ -176,3 +176,8 @@ def test_real_minilm_groups_paraphrases():
     claimset = discover_claims(msgs, MiniLMEmbedder(), GraphConfig(threshold=0.5))
     assert claimset.embeddings.shape == (4, 384)
     assert claimset.labels.tolist() == [0, 1, 0, 1]
+
+
+def test_zero_embeddings_cluster_alone():
+    e = np.array([[1.0, 0.0], [0.0, 0.0], [0.99, 0.1], [0.0, 0.0]])
+    assert cluster_claims(e, threshold=0.5).tolist() == [0, 1, 0, 2]

@@ -8,8 +8,8 @@ import time
 import networkx as nx
 import pytest
 from fastapi.testclient import TestClient
+from webfakes import XSS, FakeStance
 
-from conftest import XSS, FakeStance
 from quartet.web.app import create_app, node_modules
 from quartet.web.services import get_stance
 
@@ -182,7 +182,7 @@ def test_pages_docs_and_vendor_files(client):
 
 
 def test_lifespan_loads_graphs_from_a_run_folder(tmp_path):
-    from conftest import demo_graph
+    from webfakes import demo_graph
 
     art = tmp_path / "runs" / "infopattern" / "graph_eval" / "artifacts"
     art.mkdir(parents=True)
@@ -190,8 +190,8 @@ def test_lifespan_loads_graphs_from_a_run_folder(tmp_path):
     (art / "graph_eval.json").write_text(json.dumps({"argkp": {}}))  # not a graph: ignored
     app = create_app(runs=tmp_path / "runs", data_dir=tmp_path / "data")
     with TestClient(app) as c:
-        assert [g["id"] for g in c.get("/api/infopattern/graphs").json()] == [
-            "infopattern.graph_eval.graph_rumoureval"]
+        assert [(g["id"], g["title"]) for g in c.get("/api/infopattern/graphs").json()] == [
+            ("infopattern.graph_eval.graph_rumoureval", "graph_eval: graph_rumoureval")]
         assert c.post("/api/infopattern/stance", json={"messages": ["x"]}).status_code == 503
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from webfakes import XSS
 
-from conftest import XSS
 from quartet.web.app import create_app, node_modules
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -110,6 +110,7 @@ def test_redteam_page_generates_k_responses(page, server, tmp_path):
     assert "reply 0 at +0.5: not Taxes should go down." in responses.nth(0).inner_text()
     assert responses.nth(0).locator("mark").inner_text() == "reply"
     page.select_option("#community", "right")
+    assert page.locator("#stance-value").inner_text() == "1.0"  # the slider follows the community
     page.fill("#k", "3")
     page.click("#generate")
     wait_js(page, "document.querySelectorAll('#responses .response').length === 3")
@@ -171,6 +172,7 @@ def test_data_page_upload_progress_then_explore(page, server, tmp_path):
     page.wait_for_selector("#explore:not([hidden])")
     assert page.locator("#stage").inner_text() == "done" and page.locator("#percent").inner_text() == "100%"
     assert page.locator("#summary").inner_text().startswith("2 messages")
+    assert page.locator("#chart .value").all_inner_texts() == ["1 messages", "0 messages", "1 messages"]
     page.screenshot(path=str(tmp_path / "data.png"), full_page=True)
     bad = tmp_path / "bad.csv"
     bad.write_text("id,body\n1,hello\n")
@@ -185,4 +187,16 @@ def test_data_page_upload_progress_then_explore(page, server, tmp_path):
     wait_js(page, "window.qgraph && window.qgraph.cy && window.qgraph.cy.nodes().length > 0")
     assert page.locator("#graph-select").input_value().startswith("upload.")
     page.screenshot(path=str(tmp_path / "data_graph.png"), full_page=True)
+    assert page.errors == []
+
+
+def test_home_and_api_docs_pages_render_without_a_network(page, server, tmp_path):
+    page.goto(f"{server}/")
+    wait_js(page, "document.querySelectorAll('header nav a').length === 5")
+    assert page.locator("header nav a").all_inner_texts() == ["Stance", "Red teaming", "Propagation graph",
+                                                              "Your data", "API"]
+    page.goto(f"{server}/docs")  # Swagger UI from node_modules, not a CDN
+    page.wait_for_selector("text=infopattern: propagation graphs", timeout=20_000)
+    assert page.locator(".opblock").count() == 10
+    page.screenshot(path=str(tmp_path / "docs.png"))
     assert page.errors == []

@@ -50,13 +50,13 @@ def node_modules() -> Path:
 
 def create_app(
     runs: Path | None = None, data_dir: Path | None = None, services: Services | None = None,
-    stance_dir: Path | None = None,
+    stance_dir: Path | None = None, switch_dir: Path | None = None,
 ) -> FastAPI:
     """The app. Pass ``services`` to inject models (tests); else they are loaded from ``runs`` at startup."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        svc = services or load_services(runs, (data_dir or Path("runs/web")).resolve(), stance_dir)
+        svc = services or load_services(runs, (data_dir or Path("runs/web")).resolve(), stance_dir, switch_dir)
         svc.data_dir = Path(svc.data_dir).resolve()
         svc.jobs = svc.jobs or JobManager(svc)
         app.state.services = svc

@@ -13,7 +13,7 @@ def serve(args: argparse.Namespace) -> int:
 
     if args.runs is not None and not args.runs.is_dir():
         raise FileNotFoundError(f"--runs {args.runs}: no such folder")
-    app = create_app(runs=args.runs, data_dir=args.data_dir, stance_dir=args.stance)
+    app = create_app(runs=args.runs, data_dir=args.data_dir, stance_dir=args.stance, switch_dir=args.switch)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host}: anyone who can reach this address can use the app")
     print(f"quartet: http://{args.host}:{args.port}/  (API docs at /docs)")
@@ -34,4 +34,6 @@ def register(subparsers, name: str, help_text: str) -> None:
                    help="where uploads and their results are kept (default runs/web)")
     p.add_argument("--stance", type=Path, default=None,
                    help="a saved stance detector folder (default: the first one found under --runs)")
+    p.add_argument("--switch", type=Path, default=None,
+                   help="a saved LM-Switch folder for red teaming (default: the first one found under --runs)")
     p.set_defaults(handler=serve)

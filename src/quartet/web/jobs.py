@@ -11,7 +11,6 @@ anything unexpected is logged and reported as an internal error, never as a trac
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -55,36 +54,15 @@ def upload_extension(filename: str) -> str:
 
 
 def parse_messages(path: Path, ext: str, shown_name: str, max_messages: int) -> list:
-    """Messages from the saved upload; errors name the user's file, the line and the field."""
-    from quartet.infopattern.loaders import MESSAGE_FIELDS, csv_header, load_csv, load_jsonl
+    """Messages from the saved upload; errors name the user's file, the line and the field (not the server path)."""
+    from quartet.infopattern.graph.io import read_messages
 
     try:
-        if ext == "csv":
-            header = csv_header(path)
-            mapping = {f: f for f in MESSAGE_FIELDS if f in header}
-            if "text" not in mapping:
-                raise UploadError(f"{shown_name}: the CSV header needs a 'text' column (it has {header})")
-            messages = load_csv(path, mapping, source="upload")
-        else:
-            first = next((line for line in path.read_bytes().splitlines() if line.strip()), b"")
-            try:
-                keys = json.loads(first) if first else {}
-            except ValueError:
-                keys = {}  # the loader reports the bad line properly
-            mapping = {f: f for f in MESSAGE_FIELDS if isinstance(keys, dict) and f in keys} or {"text": "text"}
-            mapping.setdefault("text", "text")
-            messages = load_jsonl(path, mapping, source="upload")
+        return read_messages(path, ext, max_messages)
     except BadRecordError as err:
         where = f"line {err.line}" if err.line is not None else "file"
         what = f", field {err.field!r}" if err.field else ""
         raise UploadError(f"{shown_name}, {where}{what}: {err.reason}") from None
-    if len(messages) > max_messages:
-        raise UploadError(f"{shown_name}: {len(messages)} messages, more than the limit of {max_messages}")
-    ids = Counter(m.id for m in messages)
-    dup = next((i for i, n in ids.items() if n > 1), None)
-    if dup is not None:
-        raise UploadError(f"{shown_name}: message id {dup!r} appears {ids[dup]} times; ids must be unique")
-    return messages
 
 
 class JobManager:

@@ -135,11 +135,14 @@ def load_graphs(runs: Path, store: GraphStore) -> None:
             continue
         if isinstance(data, dict) and "nodes" in data and "links" in data:
             rel = path.relative_to(runs).with_suffix("").as_posix()
-            store.add(rel.replace("/artifacts/", "/").replace("/", "."), data, rel)
+            run_name = path.parent.parent.name  # <run>/artifacts/graph*.json
+            store.add(rel.replace("/artifacts/", "/").replace("/", "."), data, f"{run_name}: {path.stem}")
 
 
-def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = None) -> Services:
-    """Load what the run folder holds: the first saved stance detector (or ``stance_dir``) and graphs."""
+def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = None,
+                  switch_dir: Path | None = None) -> Services:
+    """Load what the run folder holds: graphs, the first saved stance detector (or ``stance_dir``) and
+    the first saved LM-Switch with its base LM for red teaming (or ``switch_dir``)."""
     services = Services(data_dir=data_dir)
     if runs is None or not runs.is_dir():
         return services
@@ -154,4 +157,13 @@ def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = N
             break
         except Exception as err:  # a broken or foreign folder must not stop the app
             log.warning("cannot load a stance detector from %s: %s", directory, err)
+    from quartet.web.infopattern.models import SwitchRedTeam, find_switch
+
+    switch = switch_dir or find_switch(runs)
+    if switch is not None:
+        try:
+            services.redteam = SwitchRedTeam.load(switch)
+            log.info("red-teaming model: %s", switch)
+        except Exception as err:  # as above: the other pages still work
+            log.warning("cannot load a red-teaming switch from %s: %s", switch, err)
     return services

@@ -75,10 +75,15 @@ def cluster_claims(embeddings: np.ndarray, threshold: float, max_claims: int = 2
         return np.zeros(0, dtype=int)
     if n == 1:
         return np.zeros(1, dtype=int)
+    # Cosine distances computed here, so a zero row (an embedder with nothing to say about a
+    # text) is simply at distance 1 from everything instead of an error inside sklearn.
+    unit = normalize_rows(np.asarray(embeddings, dtype=np.float64))
+    distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)  # (N, N)
+    np.fill_diagonal(distances, 0.0)
     model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=1.0 - threshold
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - threshold
     )
-    raw = model.fit_predict(normalize_rows(np.asarray(embeddings, dtype=np.float64)))
+    raw = model.fit_predict(distances)
     # Renumber so cluster ids follow the input order (stable across sklearn versions).
     mapping: dict[int, int] = {}
     return np.array([mapping.setdefault(int(r), len(mapping)) for r in raw], dtype=int)

@@ -42,6 +42,12 @@ class RumourEvalConfig:
     recency_tau_s: float = 3600.0  # tau of the recency term, seconds
     mention_weight: float = 1.0  # weight of the @-handle overlap between reply and candidate (the "+mentions" methods)
     root_weight: float = 0.5  # prior bonus for the thread's first message (the "+root prior" method)
+    # The "+addressee" methods: a bonus when the reply's text names the candidate's author (@handle).
+    # Defaults chosen by a small grid on the train split (text 0/0.3/1, recency 0.3/1, tau 600/3600 s).
+    addressee_weight: float = 1.0  # bonus when the reply's text contains the candidate author's @handle
+    addressee_text_weight: float = 0.3  # weight of the cosine term in "text+time+addressee"
+    addressee_recency_weight: float = 1.0  # weight of the recency term in the "+addressee" methods
+    graph_method: str = "text+time+addressee"  # whose inferred links build the graph compared with the true one
 
 
 @dataclass(frozen=True)
@@ -52,3 +58,13 @@ class GraphEvalConfig:
     graph: GraphConfig = field(default_factory=GraphConfig)
     argkp: ArgKPEvalConfig = field(default_factory=ArgKPEvalConfig)
     rumoureval: RumourEvalConfig = field(default_factory=RumourEvalConfig)
+
+
+@dataclass(frozen=True)
+class GraphBuildConfig:
+    name: str = ""  # run name under runs/infopattern/; "" = graph_<input file stem>
+    input: str = ""  # the messages file (.jsonl or .csv) to build the graph from
+    since: str = ""  # keep messages created at or after this ISO time ("" = no lower bound)
+    until: str = ""  # keep messages created before this ISO time ("" = no upper bound)
+    formats: tuple[str, ...] = ("json", "graphml", "gexf")  # export files written to artifacts/
+    graph: GraphConfig = field(default_factory=GraphConfig)

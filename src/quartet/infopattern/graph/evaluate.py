@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from quartet.core.io import atomic_write_json, atomic_write_text
@@ -72,6 +73,7 @@ def evaluate_argkp(rows: list[dict[str, str]], embedder: Embedder, cfg: GraphEva
         if r["label"] == "1":
             positives[r["argument"]].append(r["key_point"])
     per_threshold: dict[float, dict[str, list]] = {t: defaultdict(list) for t in cfg.argkp.thresholds}
+    per_oracle: dict[str, list] = defaultdict(list)  # the same clustering cut at the gold number of key points
     direct_hits, direct_n, n_args = 0, 0, 0
     for key in sorted(groups):
         args = sorted(a for a in groups[key]["args"] if len(positives.get(a, [])) == 1)
@@ -87,6 +89,12 @@ def evaluate_argkp(rows: list[dict[str, str]], embedder: Embedder, cfg: GraphEva
             if (a, kps[k]) in labelled:
                 direct_n += 1
                 direct_hits += labelled[(a, kps[k])]
+        k_gold = len(set(gold))
+        for linkage in ("average", "ward"):  # ward on unit vectors ~ cosine k-means
+            metric = "cosine" if linkage == "average" else "euclidean"
+            oracle = AgglomerativeClustering(n_clusters=k_gold, metric=metric, linkage=linkage).fit_predict(emb)
+            per_oracle[f"{linkage}_ari"].append(adjusted_rand_score(gold, oracle))
+            per_oracle[f"{linkage}_nmi"].append(normalized_mutual_info_score(gold, oracle))
         for t in cfg.argkp.thresholds:
             labels = cluster_claims(emb, t)
             res = per_threshold[t]
@@ -103,6 +111,7 @@ def evaluate_argkp(rows: list[dict[str, str]], embedder: Embedder, cfg: GraphEva
         "topics": len(topics), "groups": sum(1 for _ in per_threshold[cfg.argkp.thresholds[0]]["ari"]),
         "arguments": n_args,
         "kp_precision_direct": round(direct_hits / direct_n, 4) if direct_n else None,
+        "oracle_k": {k: round(float(np.mean(v)), 4) for k, v in sorted(per_oracle.items())},
         "by_threshold": [],
     }
     for t, res in per_threshold.items():
@@ -133,6 +142,19 @@ def gold_parents(thread_dirs: list[Path]) -> dict[str, str]:
     return gold
 
 
+def author_handles(thread_dirs: list[Path]) -> dict[str, str]:
+    """Tweet id -> its author's screen name, from the tweet files (who wrote a message, not whom it answers)."""
+    import json
+
+    out: dict[str, str] = {}
+    for d in thread_dirs:
+        for path in [*(d / "source-tweet").glob("*.json"), *(d / "replies").glob("*.json")]:
+            user = json.loads(path.read_text(encoding="utf-8")).get("user") or {}
+            if user.get("screen_name"):
+                out[path.stem] = str(user["screen_name"])
+    return out
+
+
 def evaluate_rumoureval(
     root: Path, embedder: Embedder, cfg: GraphEvalConfig, artifacts: Path | None = None
 ) -> dict[str, Any]:
@@ -143,7 +165,9 @@ def evaluate_rumoureval(
     if rc.max_threads:
         keep = set(threads[: rc.max_threads])
         messages = [m for m in messages if m.thread_id in keep]
-    gold_all = gold_parents([p for p in (root / "rumoureval2017" / rc.split).glob("*/*") if p.is_dir()])
+    thread_dirs = [p for p in (root / "rumoureval2017" / rc.split).glob("*/*") if p.is_dir()]
+    gold_all = gold_parents(thread_dirs)
+    who = author_handles(thread_dirs)
     present = {m.id for m in messages}
     gold = {mid: par for mid, par in gold_all.items() if mid in present and par in present}
     hidden = [replace(m, parent_id=None) for m in messages]  # nothing below sees the true links
@@ -156,9 +180,17 @@ def evaluate_rumoureval(
         "text+time+mentions": P.infer_parents(hidden, emb, rc.recency_weight, rc.recency_tau_s, rc.mention_weight),
         "text+time+mentions+root prior": P.infer_parents(
             hidden, emb, rc.recency_weight, rc.recency_tau_s, rc.mention_weight, root_weight=rc.root_weight),
+        "time+addressee": P.infer_parents(
+            hidden, None, rc.addressee_recency_weight, rc.recency_tau_s, text_weight=0.0,
+            addressee_weight=rc.addressee_weight, author_handles=who),
+        "text+time+addressee": P.infer_parents(
+            hidden, emb, rc.addressee_recency_weight, rc.recency_tau_s, text_weight=rc.addressee_text_weight,
+            addressee_weight=rc.addressee_weight, author_handles=who),
     }
     scores = {name: P.parent_accuracy(inferred, gold) for name, inferred in methods.items()}
-    best = max((m for m in methods if "baseline" not in m), key=lambda m: scores[m]["accuracy"] or 0.0)
+    if rc.graph_method not in methods:
+        raise ValueError(f"rumoureval.graph_method: {rc.graph_method!r} is not one of {list(methods)}")
+    best = rc.graph_method
     # One clustering, two edge sets: the graphs differ only by which reply links made them.
     gcfg = replace(cfg.graph, edge_sources=("reply",), community_field="stance")
     claimset: ClaimSet = discover_claims(hidden, embedder, gcfg)
@@ -195,6 +227,11 @@ def markdown_table(result: dict[str, Any]) -> str:
         ]
         lines += [f"| {r['threshold']} | {r['ari']} | {r['nmi']} | {r['clusters']} | {r['gold_key_points']} | "
                   f"{r['kp_precision_cluster']} |" for r in argkp["by_threshold"]]
+        o, gold_k = argkp.get("oracle_k", {}), argkp["by_threshold"][0]["gold_key_points"]
+        for linkage in ("average", "ward"):
+            if f"{linkage}_ari" in o:
+                lines.append(f"| reference: {linkage} linkage cut at the gold k | {o[f'{linkage}_ari']} | "
+                             f"{o[f'{linkage}_nmi']} | {gold_k} | {gold_k} | - |")
         lines.append("")
     rumour = result.get("rumoureval", {})
     if "skipped" in rumour:
@@ -220,23 +257,29 @@ def markdown_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_graph_eval(cfg: GraphEvalConfig, embedder: Embedder | None = None) -> Path:
-    """Both evaluations into ``runs/infopattern/<name>/artifacts/graph_eval.{json,md}``; returns the JSON path."""
+def run_graph_eval(cfg: GraphEvalConfig, embedder: Embedder | None = None, root: Path | None = None) -> Path:
+    """Both evaluations into ``<runs>/infopattern/<name>/artifacts/graph_eval.{json,md}``; returns the JSON path.
+
+    A finished run (same config) is not recomputed. ``root`` is the runs folder (default ``runs_root()``).
+    """
     seed_everything(cfg.seed)
-    run = open_run(runs_root() / "infopattern" / cfg.name, cfg)
-    root = Path(cfg.data_dir) if cfg.data_dir else social_root()
+    run = open_run((root or runs_root()) / "infopattern" / cfg.name, cfg)
+    out = run.artifacts / "graph_eval.json"
+    if run.stage_done("graph_eval") and out.is_file():
+        log.info("graph evaluation already done: %s", out)
+        return out
+    data = Path(cfg.data_dir) if cfg.data_dir else social_root()
     embedder = embedder or MiniLMEmbedder()
-    result: dict[str, Any] = {"data_dir": str(root)}
-    argkp_path = root / ARGKP_FILE
+    result: dict[str, Any] = {"data_dir": str(data)}
+    argkp_path = data / ARGKP_FILE
     if argkp_path.is_file():
         result["argkp"] = evaluate_argkp(read_argkp(argkp_path), embedder, cfg)
     else:
         result["argkp"] = {"skipped": f"{argkp_path} not found"}
-    if (root / "rumoureval2017" / cfg.rumoureval.split).is_dir():
-        result["rumoureval"] = evaluate_rumoureval(root, embedder, cfg, run.artifacts)
+    if (data / "rumoureval2017" / cfg.rumoureval.split).is_dir():
+        result["rumoureval"] = evaluate_rumoureval(data, embedder, cfg, run.artifacts)
     else:
-        result["rumoureval"] = {"skipped": f"{root / 'rumoureval2017' / cfg.rumoureval.split} not found"}
-    out = run.artifacts / "graph_eval.json"
+        result["rumoureval"] = {"skipped": f"{data / 'rumoureval2017' / cfg.rumoureval.split} not found"}
     atomic_write_json(out, result)
     atomic_write_text(run.artifacts / "graph_eval.md", markdown_table(result))
     run.mark_stage_done("graph_eval")

@@ -74,3 +74,36 @@ def write_graph(graph: dict[str, Any], path: Path | str, fmt: str | None = None)
     else:
         atomic_write_bytes(path, data)
     return path
+
+
+def read_graph(path: Path | str) -> dict[str, Any]:
+    """A graph JSON written by ``write_graph`` (or by hand), checked field by field.
+
+    Nodes need ``id``, ``name``, ``size`` and ``community_shares``; links ``source``, ``target``
+    and ``weight``, with both ends among the nodes. Errors name the file and the offending item.
+    """
+    from quartet.core.records import BadRecordError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadRecordError(path, None, None, "file does not exist") from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise BadRecordError(path, getattr(err, "lineno", None), None, f"not a JSON graph: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not isinstance(data.get("links"), list):
+        raise BadRecordError(path, None, None, 'a graph is a JSON object with "nodes" and "links" lists')
+    ids = set()
+    for i, node in enumerate(data["nodes"]):
+        for key, kind in (("id", str), ("name", str), ("size", int), ("community_shares", dict)):
+            if not isinstance(node, dict) or not isinstance(node.get(key), kind):
+                raise BadRecordError(path, None, f"nodes[{i}].{key}", f"missing or not a {kind.__name__}")
+        ids.add(node["id"])
+    for i, link in enumerate(data["links"]):
+        for key in ("source", "target"):
+            if not isinstance(link, dict) or link.get(key) not in ids:
+                raise BadRecordError(path, None, f"links[{i}].{key}", "missing or not a node id")
+        if not isinstance(link.get("weight"), int | float):
+            raise BadRecordError(path, None, f"links[{i}].weight", "missing or not a number")
+    data.setdefault("meta", {})
+    return data

@@ -7,7 +7,10 @@ candidate j gets
 
 where e are MiniLM embeddings of the cleaned texts, and J is the Jaccard overlap of the
 @-handles written in the two texts (a Twitter reply repeats the handles of the conversation
-it joins, so this is a text cue, not metadata). Optionally the thread's first message gets a
+it joins, so this is a text cue, not metadata), and optionally ``addressee_weight`` when the
+reply's text names the candidate's author (``@handle``: Twitter writes the handle of the
+author a reply answers at its start; the author of a message is part of the message, not
+of the hidden link). Optionally the thread's first message gets a
 prior bonus ``root_weight`` (most replies answer the source). The arg-max is the inferred parent.
 Baselines: every reply answers the thread's source; every reply answers the message just
 before it.
@@ -52,11 +55,15 @@ def infer_parents(
     mention_weight: float = 0.0,
     text_weight: float = 1.0,
     root_weight: float = 0.0,
+    addressee_weight: float = 0.0,
+    author_handles: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Inferred parent id for every non-root message (the one written first in its thread is the root).
 
     Messages are grouped by ``thread_id`` and ordered by ``created_at``; ``embeddings`` rows
-    follow ``messages`` (may be None when ``text_weight`` is 0).
+    follow ``messages`` (may be None when ``text_weight`` is 0). ``author_handles`` maps a
+    message id to its author's @-handle; a candidate whose author the reply addresses (the
+    handle is written in the reply) gets ``addressee_weight``.
     """
     unit = normalize_rows(np.asarray(embeddings, np.float64)) if embeddings is not None else None
     threads: dict[str, list[int]] = defaultdict(list)
@@ -79,6 +86,8 @@ def infer_parents(
                     score += recency_weight * math.exp(-dt / recency_tau_s)
                 if mention_weight:
                     score += mention_weight * _jaccard(marks[i], marks[j])
+                if addressee_weight and author_handles and author_handles.get(messages[j].id, "").lower() in marks[i]:
+                    score += addressee_weight
                 if root_weight and j == members[0]:
                     score += root_weight
                 if score > best_score:

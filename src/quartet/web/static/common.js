@@ -43,7 +43,8 @@ const Q = {
 
   showError(box, err) { box.textContent = err ? String(err.message || err) : ""; },
 
-  barChart(container, labels, values) {
+  // format(value) -> the text above a bar (default: two decimals).
+  barChart(container, labels, values, format = (v) => v.toFixed(2)) {
     container.replaceChildren();
     const bars = Q.el("div", { class: "bars" });
     const names = Q.el("div", { class: "bar-labels" });
@@ -51,7 +52,7 @@ const Q = {
     labels.forEach((label, i) => {
       const fill = Q.el("div", { class: "fill" });
       fill.style.height = `${Math.round((values[i] / max) * 100)}%`;
-      bars.append(Q.el("div", { class: "bar", "data-bin": label }, [Q.el("div", { class: "value", text: values[i].toFixed(2) }), fill]));
+      bars.append(Q.el("div", { class: "bar", "data-bin": label }, [Q.el("div", { class: "value", text: format(values[i]) }), fill]));
       names.append(Q.el("span", { text: label }));
     });
     container.append(bars, names);

@@ -33,7 +33,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
   function show(result) {
     $("summary").textContent = `${result.messages} messages, ${result.claims} claims in ${result.clusters} claim clusters.`;
-    if (result.stance) Q.barChart($("chart"), result.stance.bins, result.stance.counts);
+    $("chart-caption").hidden = !result.stance;
+    if (result.stance) Q.barChart($("chart"), result.stance.bins, result.stance.counts, (v) => `${v} messages`);
     $("explore-link").href = `/infopattern/graph?graph=${encodeURIComponent(result.graph_id)}`;
     $("explore").hidden = false;
   }

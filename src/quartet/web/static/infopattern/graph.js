@@ -81,8 +81,13 @@ document.addEventListener("DOMContentLoaded", async () => {
         { selector: "edge", style: { width: "mapData(weight, 0, 1, 1, 6)", "line-color": "#9aa4b2", "target-arrow-color": "#9aa4b2",
           "target-arrow-shape": "triangle", "curve-style": "bezier", opacity: 0.75 } },
       ],
-      layout: { name: "cose", animate: false, randomize: true, nodeRepulsion: () => 9000, idealEdgeLength: () => 90 },
+      minZoom: 0.05, maxZoom: 4,
     });
+    // Lay out, then fit with a margin; a small graph is not blown up past 1.2x (labels stay readable).
+    state.cy.layout({ name: "cose", animate: false, randomize: true, fit: false,
+      nodeRepulsion: () => 9000, idealEdgeLength: () => 90 }).run();
+    state.cy.fit(undefined, 60);
+    if (state.cy.zoom() > 1.2) { state.cy.zoom(1.2); state.cy.center(); }
     const tip = $("tooltip");
     state.cy.on("mouseover", "node", (evt) => {
       const n = state.graph.nodes.find((x) => x.id === evt.target.id());

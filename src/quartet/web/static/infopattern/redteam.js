@@ -1,9 +1,16 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", async () => {
   const $ = (id) => document.getElementById(id);
-  $("stance").addEventListener("input", () => { $("stance-value").textContent = Number($("stance").value).toFixed(1); });
+  let communities = {};
+  const showStance = () => { $("stance-value").textContent = Number($("stance").value).toFixed(1); };
+  // Moving the slider means "use this value"; picking a community moves the slider to its value.
+  $("stance").addEventListener("input", () => { $("community").value = ""; showStance(); });
+  $("community").addEventListener("change", () => {
+    const name = $("community").value;
+    if (name && name in communities) { $("stance").value = String(communities[name]); showStance(); }
+  });
   try {
-    const communities = await Q.api("/api/infopattern/redteam/communities");
+    communities = await Q.api("/api/infopattern/redteam/communities");
     for (const [name, value] of Object.entries(communities)) {
       $("community").append(Q.el("option", { value: name, text: `${name} (s = ${value})` }));
     }
