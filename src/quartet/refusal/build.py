@@ -94,6 +94,6 @@ def to_text(record: Mapping[str, Any]) -> str:
     return f"{record['prompt']}{record['response']}"
 
 
-def lmflow_text_only(records: Sequence[QAItem]) -> dict[str, Any]:
+def lmflow_text_only(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """LMFlow's ``text_only`` dataset: ``{"type": "text_only", "instances": [{"text": ...}]}``."""
     return {"type": "text_only", "instances": [{"text": to_text(r)} for r in records]}

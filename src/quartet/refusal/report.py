@@ -1,0 +1,195 @@
+"""Results of a finished pipeline: ``results.json``, a Markdown table like the paper's, the
+risk–coverage plot and answered / declined examples, all under ``artifacts/``.
+
+Every number is recomputed from the per-question evaluation records, so the report can be
+re-rendered at any time without touching a model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quartet.core.io import atomic_write_json, atomic_write_text
+from quartet.core.records import iter_jsonl
+from quartet.core.runs import RunDir
+from quartet.refusal.config import RefusalConfig
+from quartet.refusal.evaluate import declined, headline_confidence, summarize
+from quartet.refusal.metrics import risk_coverage
+
+ENTROPY = "vanilla_entropy"  # the vanilla model ranked by the entropy of K samples (test-time uncertainty)
+LABELS = {"vanilla": "Vanilla", "rtuning": "R-Tuning", "rtuning_r": "R-Tuning-R", "rtuning_u": "R-Tuning-U",
+          ENTROPY: "Vanilla + entropy"}
+COLUMNS = [("accuracy", "Acc"), ("ap", "AP"), ("ap_answer", "AP ans"), ("ap_sure", "AP sure"),
+           ("auroc", "AUROC"), ("ece", "ECE"), ("answer_rate", "Ans rate"), ("accuracy_answered", "Acc ans")]
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [r for _, r in iter_jsonl(path)] if path.is_file() else []
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return math.nan, math.nan
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+def _aggregate(per_seed: list[dict[str, float]]) -> dict[str, Any]:
+    keys = sorted({k for s in per_seed for k in s})
+    stats = {k: _mean_std([s.get(k, math.nan) for s in per_seed]) for k in keys}
+    return {"per_seed": per_seed, "mean": {k: m for k, (m, _) in stats.items()},
+            "std": {k: s for k, (_, s) in stats.items()}}
+
+
+def collect(cfg: RefusalConfig, run: RunDir) -> dict[str, Any]:
+    """{method: {set: aggregate over seeds}} from the evaluation records."""
+    roles = json.loads((run.path / "data" / "sets.json").read_text())
+    thr, bins = cfg.eval.threshold, cfg.eval.ece_bins
+    methods: dict[str, dict[str, Any]] = {}
+    for method in cfg.tune.methods:
+        methods[method] = {}
+        for name in roles:
+            per_seed = [summarize(_records(run.path / "eval" / method / f"s{s}" / f"{name}.jsonl"), method, thr, bins)
+                        for s in cfg.tune.seeds]
+            methods[method][name] = _aggregate(per_seed)
+    if "vanilla" in cfg.tune.methods and cfg.eval.entropy_baseline:
+        methods[ENTROPY] = {}
+        for name, role in roles.items():
+            if role == "unanswerable":
+                continue
+            per_seed = []
+            for s in cfg.tune.seeds:
+                recs = _records(run.path / "eval" / "vanilla" / f"s{s}" / f"{name}.jsonl")
+                conf = _entropy_conf(run.path / "eval" / "entropy" / f"s{s}" / f"{name}.jsonl", cfg.probe.k)
+                recs = [r for r in recs if r["id"] in conf]
+                summary = summarize(recs, "vanilla", thr, bins, [conf[r["id"]] for r in recs])
+                for key in ("ap_answer", "ap_sure", "ap_mean"):  # the vanilla row's, not this confidence's
+                    summary.pop(key, None)
+                per_seed.append(summary)
+            methods[ENTROPY][name] = _aggregate(per_seed)
+    return {"roles": roles, "methods": methods}
+
+
+def _entropy_conf(path: Path, k: int) -> dict[str, float]:
+    from quartet.refusal.build import entropy_of_answers
+
+    scale = math.log(k) if k > 1 else 1.0
+    return {r["id"]: 1.0 - entropy_of_answers(r["samples"]) / scale for r in _records(path)}
+
+
+def _cell(agg: dict[str, Any], key: str) -> str:
+    m, s = agg["mean"].get(key, math.nan), agg["std"].get(key, math.nan)
+    if m is None or math.isnan(m):
+        return "–"
+    return f"{m:.3f} ± {s:.3f}" if s and not math.isnan(s) else f"{m:.3f}"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def markdown(results: dict[str, Any], seeds: list[int]) -> str:
+    """One table per answerable set (every metric), one for the unanswerable sets (refusal rate)."""
+    lines = [f"Mean ± std over tuning seeds {seeds}. AP: the paper's AP (mean of answer confidence and "
+             "P(sure); Vanilla: answer confidence; Vanilla + entropy: 1 − H/ln K of K samples).", ""]
+    gap = results.get("probe", {}).get("gap_recovery")
+    if gap:
+        lines += [f"Probe: {results['probe']['d1']} of {results['probe']['n']} training questions answered right "
+                  f"(D1). Against the facts the corpus states ({gap['stated']}), D1 has precision "
+                  f"{_pct(gap['precision'])} and recall {_pct(gap['recall'])}.", ""]
+    methods = results["methods"]
+    for name, role in results["roles"].items():
+        if role == "unanswerable":
+            continue
+        lines += [f"### {name} ({role})", "", "| method | " + " | ".join(c for _, c in COLUMNS) + " |",
+                  "|---" * (len(COLUMNS) + 1) + "|"]
+        for method, sets in methods.items():
+            if name in sets:
+                lines.append(f"| {LABELS.get(method, method)} | "
+                             + " | ".join(_cell(sets[name], k) for k, _ in COLUMNS) + " |")
+        lines.append("")
+    unans = [n for n, r in results["roles"].items() if r == "unanswerable"]
+    if unans:
+        lines += ["### refusal rate on unanswerable questions", "", "| method | " + " | ".join(unans) + " |",
+                  "|---" * (len(unans) + 1) + "|"]
+        for method, sets in methods.items():
+            if all(n in sets for n in unans):
+                lines.append(f"| {LABELS.get(method, method)} | "
+                             + " | ".join(_cell(sets[n], "refusal_rate") for n in unans) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_risk_coverage(cfg: RefusalConfig, run: RunDir, roles: dict[str, str], path: Path) -> None:
+    """Risk (error rate among answered) vs coverage, answering the most confident first; first seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, r in roles.items() if r != "unanswerable"][:2]
+    seed = cfg.tune.seeds[0]
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(5 * max(1, len(names)), 4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=False):
+        for method in cfg.tune.methods:
+            recs = _records(run.path / "eval" / method / f"s{seed}" / f"{name}.jsonl")
+            if recs:
+                cov, risk = risk_coverage([int(r["correct"]) for r in recs],
+                                          [headline_confidence(r, method) for r in recs])
+                ax.plot(cov, risk, label=LABELS[method])
+        ax.set(title=f"{name} ({roles[name]}), seed {seed}", xlabel="coverage", ylabel="risk (error rate)",
+               xlim=(0, 1), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def examples(cfg: RefusalConfig, run: RunDir, n: int) -> list[dict[str, Any]]:
+    """Questions the R-Tuning model (first seed) answered and declined, ID and unanswerable."""
+    from quartet.refusal.pipeline import read_sets
+
+    method = next((m for m in ("rtuning", "rtuning_r", "rtuning_u") if m in cfg.tune.methods), None)
+    if method is None:
+        return []
+    out = []
+    for name, (_, items) in read_sets(run).items():
+        by_id = {it.id: it for it in items}
+        recs = _records(run.path / "eval" / method / f"s{cfg.tune.seeds[0]}" / f"{name}.jsonl")
+        for want in (False, True):
+            picked = [r for r in recs if declined(r, method, cfg.eval.threshold) == want][: max(1, n // 2)]
+            out += [{"set": name, "method": method, "question": by_id[r["id"]].question,
+                     "gold": by_id[r["id"]].answer, "prediction": r["prediction"], "p_sure": r["p_sure"],
+                     "answer_conf": r["answer_conf"], "correct": r["correct"], "declined": want,
+                     "stated": by_id[r["id"]].stated} for r in picked]
+    return out
+
+
+def _no_nan(obj: Any) -> Any:
+    """NaN (undefined metric) -> None, so results.json is strict JSON."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_no_nan(v) for v in obj]
+    return obj
+
+
+def write_report(cfg: RefusalConfig, run: RunDir) -> dict[str, Any]:
+    results = collect(cfg, run)
+    probe_path = run.path / "probe" / "recovery.json"
+    results["probe"] = json.loads(probe_path.read_text()) if probe_path.is_file() else {}
+    results["seeds"] = list(cfg.tune.seeds)
+    atomic_write_json(run.artifacts / "results.json", _no_nan(results))
+    atomic_write_text(run.artifacts / "results.md", markdown(results, list(cfg.tune.seeds)))
+    plot_risk_coverage(cfg, run, results["roles"], run.artifacts / "risk_coverage.png")
+    atomic_write_json(run.artifacts / "examples.json", examples(cfg, run, cfg.eval.examples))
+    return results
