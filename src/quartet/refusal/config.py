@@ -74,6 +74,8 @@ class ProbeConfig:
     batch_size: int = 64  # questions per batch
     k: int = 10  # samples per question for R-Tuning-U and the entropy baseline
     temperature: float = 0.7  # sampling temperature for those samples
+    ray: str = ""  # Ray cluster address ("auto", "ray://host:10001", "local"); empty: this process
+    ray_workers: int = 2  # Ray workers, each with its own copy of the model
 
 
 @dataclass(frozen=True)

@@ -41,21 +41,23 @@ def fits(lm: LanguageModel, items: Sequence[QAItem], max_new_tokens: int) -> tup
     return keep, len(items) - len(keep)
 
 
+def eval_records(lm: LanguageModel, batch: list[QAItem], refusals: Sequence[str], max_new_tokens: int = 8,
+                 match: MatchMode = "contains") -> list[dict[str, Any]]:
+    """Answer, its confidence, P(sure) after the certainty question, and whether it refuses."""
+    answers = answer_items(lm, batch, max_new_tokens)
+    texts = [certainty_prompt(it.prompt, a) for it, (a, _) in zip(batch, answers, strict=True)]
+    sure = p_sure_batch(lm.next_token_logprobs(texts, list(certainty_token_ids(lm.tokenizer))))
+    return [{"id": it.id, "prediction": a, "answer_conf": c, "p_sure": s, "answerable": it.answerable,
+             "correct": it.answerable and item_correct(it, a, match), "refusal": is_refusal(a, refusals)}
+            for it, (a, c), s in zip(batch, answers, sure, strict=True)]
+
+
 def evaluate_items(lm: LanguageModel, items: Sequence[QAItem], path: Path | str, refusals: Sequence[str],
                    batch_size: int = 64, max_new_tokens: int = 8,
                    match: MatchMode = "contains") -> dict[str, dict[str, Any]]:
     """One record per item (resumable, like ``probe``)."""
-    sure_ids = certainty_token_ids(lm.tokenizer)
-
-    def work(batch: list[QAItem]) -> list[dict[str, Any]]:
-        answers = answer_items(lm, batch, max_new_tokens)
-        texts = [certainty_prompt(it.prompt, a) for it, (a, _) in zip(batch, answers, strict=True)]
-        sure = p_sure_batch(lm.next_token_logprobs(texts, list(sure_ids)))
-        return [{"id": it.id, "prediction": a, "answer_conf": c, "p_sure": s, "answerable": it.answerable,
-                 "correct": it.answerable and item_correct(it, a, match), "refusal": is_refusal(a, refusals)}
-                for it, (a, c), s in zip(batch, answers, sure, strict=True)]
-
-    return run_batched(items, Path(path), work, batch_size, "eval")
+    options = {"refusals": tuple(refusals), "max_new_tokens": max_new_tokens, "match": match}
+    return run_batched(items, Path(path), lm, eval_records, options, batch_size, "eval")
 
 
 def entropy_confidence(lm: LanguageModel, items: Sequence[QAItem], path: Path | str, k: int, temperature: float,

@@ -40,7 +40,7 @@ from quartet.refusal.certainty import certainty_suffix
 from quartet.refusal.config import RefusalConfig, data_path
 from quartet.refusal.data import QAItem, load_items, load_items_jsonl, load_mmlu, world_items
 from quartet.refusal.evaluate import entropy_confidence, evaluate_items, fits
-from quartet.refusal.probe import probe, probe_recovery, sample
+from quartet.refusal.probe import RaySpec, probe, probe_recovery, sample
 
 log = logging.getLogger(__name__)
 
@@ -186,13 +186,16 @@ def stage_pretrain(cfg: RefusalConfig, run: RunDir) -> None:
 
 # --- probe and build -----------------------------------------------------------------------------
 def stage_probe(cfg: RefusalConfig, run: RunDir) -> None:
-    lm = load_model(base_model_dir(cfg, run))
-    train = load_items_jsonl(run.path / "data" / "train.jsonl")
     p = cfg.probe
-    records = probe(lm, train, run.path / "probe" / "probe.jsonl", p.batch_size, p.max_new_tokens, p.match)
+    model_dir = base_model_dir(cfg, run)
+    # On a Ray cluster each worker loads its own model; none is needed here.
+    ray = RaySpec(p.ray, str(model_dir), p.ray_workers) if p.ray else None
+    lm = None if ray else load_model(model_dir)
+    train = load_items_jsonl(run.path / "data" / "train.jsonl")
+    records = probe(lm, train, run.path / "probe" / "probe.jsonl", p.batch_size, p.max_new_tokens, p.match, ray)
     if "rtuning_u" in cfg.tune.methods:
         sample(lm, train, run.path / "probe" / "samples.jsonl", p.k, p.temperature, cfg.seed, p.batch_size,
-               p.max_new_tokens)
+               p.max_new_tokens, ray)
     d1 = sum(bool(records[it.id]["correct"]) for it in train)
     recovery = {"n": len(train), "d1": d1, "d0": len(train) - d1, "gap_recovery": probe_recovery(train, records)}
     atomic_write_json(run.path / "probe" / "recovery.json", recovery)

@@ -9,10 +9,12 @@ finished batch is appended to a JSONL file, so a killed run resumes where it sto
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,47 +97,78 @@ def sample_answers(lm: LanguageModel, items: Sequence[QAItem], k: int, temperatu
     return out
 
 
-def run_batched(items: Sequence[QAItem], path: Path, work: Callable[[list[QAItem]], list[dict[str, Any]]],
-                batch_size: int, desc: str) -> dict[str, dict[str, Any]]:
-    """Apply ``work`` to the items not yet in ``path``, one batch at a time, appending each finished
-    batch; returns every record by id (earlier runs' included)."""
+def probe_records(lm: LanguageModel, batch: list[QAItem], max_new_tokens: int = 16,
+                  match: MatchMode = "contains") -> list[dict[str, Any]]:
+    answers = answer_items(lm, batch, max_new_tokens)
+    return [{"id": it.id, "prediction": a, "confidence": c, "correct": item_correct(it, a, match)}
+            for it, (a, c) in zip(batch, answers, strict=True)]
+
+
+def sample_records(lm: LanguageModel, batch: list[QAItem], k: int, temperature: float, seed: int,
+                   max_new_tokens: int = 16) -> list[dict[str, Any]]:
+    samples = sample_answers(lm, batch, k, temperature, seed, max_new_tokens)
+    return [{"id": it.id, "samples": s} for it, s in zip(batch, samples, strict=True)]
+
+
+@dataclass(frozen=True)
+class RaySpec:
+    """Shard the work over a Ray cluster: each worker loads ``model_dir`` once."""
+
+    address: str  # "auto", "ray://host:10001", or "local" for a cluster started in this process
+    model_dir: str
+    workers: int = 2
+
+
+def _worker(model_dir: str, records: Callable[..., list[dict[str, Any]]], options: dict[str, Any]):
+    """Runs inside a Ray actor: load the model there, return the batch processor."""
+    from quartet.lm.backends import load_lm
+
+    return functools.partial(records, load_lm(model_dir), **options)
+
+
+def run_batched(items: Sequence[QAItem], path: Path, lm: LanguageModel | None,
+                records: Callable[..., list[dict[str, Any]]], options: dict[str, Any], batch_size: int, desc: str,
+                ray: RaySpec | None = None) -> dict[str, dict[str, Any]]:
+    """Apply ``records(lm, batch, **options)`` to the items not yet in ``path``, one batch at a time,
+    appending each finished batch; returns every record by id (earlier runs' included).
+    With ``ray``, batches run on the cluster's workers and are appended as they finish."""
     store = AppendOnlyJsonl(path, key=lambda r: r["id"])
     done = store.done()
     todo = [it for it in items if it.id not in done]
     if done:
         log.info("%s: %d of %d items already done", path, len(items) - len(todo), len(items))
+    if ray is not None:
+        from quartet.core.ray_shards import run_on_ray
+
+        run_on_ray(todo, key=lambda it: it.id, out=store, shard_size=batch_size, workers=ray.workers,
+                   address=None if ray.address == "local" else ray.address,
+                   make_processor=functools.partial(_worker, ray.model_dir, records, options))
+        return {r["id"]: r for r in store.records()}
     bar = progress_bar(len(todo), desc=desc, unit="q")
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        for record in work(batch):
+        for record in records(lm, batch, **options):
             store.append(record)
         bar.update(len(batch))
     bar.close()
     return {r["id"]: r for r in store.records()}
 
 
-def probe(lm: LanguageModel, items: Sequence[QAItem], path: Path | str, batch_size: int = 32,
-          max_new_tokens: int = 16, match: MatchMode = "contains") -> dict[str, dict[str, Any]]:
+def probe(lm: LanguageModel | None, items: Sequence[QAItem], path: Path | str, batch_size: int = 32,
+          max_new_tokens: int = 16, match: MatchMode = "contains",
+          ray: RaySpec | None = None) -> dict[str, dict[str, Any]]:
     """Greedy answers of the base model to its training questions; ``correct`` splits D1 / D0.
     Resumable: items already in ``path`` are not asked again."""
-
-    def work(batch: list[QAItem]) -> list[dict[str, Any]]:
-        answers = answer_items(lm, batch, max_new_tokens)
-        return [{"id": it.id, "prediction": a, "confidence": c, "correct": item_correct(it, a, match)}
-                for it, (a, c) in zip(batch, answers, strict=True)]
-
-    return run_batched(items, Path(path), work, batch_size, "probe")
+    options = {"max_new_tokens": max_new_tokens, "match": match}
+    return run_batched(items, Path(path), lm, probe_records, options, batch_size, "probe", ray)
 
 
-def sample(lm: LanguageModel, items: Sequence[QAItem], path: Path | str, k: int, temperature: float,
-           seed: int, batch_size: int = 32, max_new_tokens: int = 16) -> dict[str, dict[str, Any]]:
+def sample(lm: LanguageModel | None, items: Sequence[QAItem], path: Path | str, k: int, temperature: float,
+           seed: int, batch_size: int = 32, max_new_tokens: int = 16,
+           ray: RaySpec | None = None) -> dict[str, dict[str, Any]]:
     """``k`` samples per item at ``temperature``, resumable like ``probe``."""
-
-    def work(batch: list[QAItem]) -> list[dict[str, Any]]:
-        samples = sample_answers(lm, batch, k, temperature, seed, max_new_tokens)
-        return [{"id": it.id, "samples": s} for it, s in zip(batch, samples, strict=True)]
-
-    return run_batched(items, Path(path), work, batch_size, "sample")
+    options = {"k": k, "temperature": temperature, "seed": seed, "max_new_tokens": max_new_tokens}
+    return run_batched(items, Path(path), lm, sample_records, options, batch_size, "sample", ray)
 
 
 def probe_recovery(items: Sequence[QAItem], records: dict[str, dict[str, Any]]) -> dict[str, float]:
