@@ -70,3 +70,45 @@ def test_training_fits_labels_and_changes_every_parameter(tiny_lm, problems, tmp
     assert len(changed) == len(before)
     scores = step_scores(tiny_lm, [r["prompt"] for r in records], [r["steps"] for r in records])
     assert all((min(s) > 0.5) == bool(i % 2) for i, s in enumerate(scores))
+
+
+def test_value_head_variant_trains_saves_and_scores(tiny_lm, problems, tmp_path):
+    from quartet.prm.scoring import value_step_scores
+    from quartet.prm.train import load_value_head
+
+    records = [{"prompt": policy_prompt(p.question), "steps": list(p.steps),
+                "labels": [0.9 if i % 2 else 0.1] * len(p.steps)} for i, p in enumerate(problems[:8])]
+    (tmp_path / "vh").mkdir()
+    run = RunDir(tmp_path / "vh")
+    cfg = TrainConfig(steps=30, batch_size=8, lr=3e-3, warmup_steps=2, log_every=1)
+    train_prm(tiny_lm, records, cfg, run, value_head=True)
+    losses = [r["loss"] for r in run.read_metrics() if "loss" in r]
+    # BCE against soft targets 0.1 / 0.9 cannot go below their entropy (0.325); it must approach it
+    assert losses[-1] < losses[0] and losses[-1] < 0.5
+    prm = load_value_head(tiny_lm, run.path)
+    assert not torch.equal(prm.head.weight, torch.zeros_like(prm.head.weight))
+    scores = value_step_scores(prm, tiny_lm.tokenizer, [r["prompt"] for r in records], [r["steps"] for r in records])
+    assert [len(s) for s in scores] == [len(r["steps"]) for r in records]
+    assert all((min(s) > 0.5) == bool(i % 2) for i, s in enumerate(scores))
+    assert value_step_scores(prm, tiny_lm.tokenizer, ["Q\n"], [[]]) == [[]]
+    (tmp_path / "bad.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(Exception):  # noqa: B017 - safetensors raises its own error type
+        load_value_head(tiny_lm, tmp_path / "bad.safetensors")
+
+
+def test_value_head_on_a_hugging_face_model(tiny_lm, problems, tmp_path):
+    from quartet.lm.export import export_to_hf
+    from quartet.lm.hf import HFCausalLM
+    from quartet.prm.scoring import value_step_scores
+    from quartet.prm.train import load_value_head
+
+    hf = HFCausalLM.load(export_to_hf(tiny_lm, tmp_path / "hf"))
+    records = [{"prompt": policy_prompt(p.question), "steps": list(p.steps), "labels": [0.5] * len(p.steps)}
+               for p in problems[:4]]
+    (tmp_path / "run").mkdir()
+    train_prm(hf, records, TrainConfig(steps=3, batch_size=4, lr=1e-3, warmup_steps=1, log_every=1),
+              RunDir(tmp_path / "run"), value_head=True)
+    prm = load_value_head(hf, tmp_path / "run")
+    assert prm.head.weight.shape == (1, 32)
+    scores = value_step_scores(prm, hf.tokenizer, [r["prompt"] for r in records], [r["steps"] for r in records])
+    assert [len(s) for s in scores] == [len(r["steps"]) for r in records]

@@ -91,3 +91,14 @@ def test_processbench_harness(finished_run, tmp_path):
     # threshold 0: no step is ever below it, so every solution is predicted fully correct
     r0 = run_processbench(load_policy(path / "prm/er2/model"), tmp_path, tmp_path / "x.json", ["gsm8k"], 0.0)
     assert r0["subsets"]["gsm8k"] == {"error_acc": 0.0, "correct_acc": 1.0, "f1": 0.0, "n": 2}
+
+
+def test_processbench_item_longer_than_the_context_is_a_clear_error(finished_run, tmp_path, capsys):
+    _, path = finished_run
+    items = [{"id": "long", "problem": "Tom has 3 pens .", "steps": ["3 + 1 = 4"] * 60, "label": -1}]
+    (tmp_path / "gsm8k.json").write_text(json.dumps(items))
+    assert main(["prm", "processbench", "--prm", str(path / "prm/er2/model"), "--data", str(tmp_path),
+                 "--subsets", "gsm8k", "--out", str(tmp_path / "pb.json")]) == 2
+    err = capsys.readouterr().err
+    assert "gsm8k.json: solution 0" in err and "more than the model's context of 160" in err
+    assert not (tmp_path / "pb.json").exists()

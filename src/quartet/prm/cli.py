@@ -51,10 +51,10 @@ def _stage_handler(stage: str):
 
 
 def _processbench(args: argparse.Namespace) -> int:
-    from quartet.prm.pipeline import load_policy
+    from quartet.prm.pipeline import load_scorer
     from quartet.prm.processbench import run_processbench
 
-    result = run_processbench(load_policy(args.prm), args.data, args.out, args.subsets, args.threshold)
+    result = run_processbench(load_scorer(args.prm), args.data, args.out, args.subsets, args.threshold, args.limit)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -67,9 +67,11 @@ def register(subparsers, name: str, help_text: str) -> None:
         add_config_args(v, DEFAULT_CONFIG)
         v.add_argument("--model", help="policy: a built-in checkpoint dir or a Hugging Face model dir")
     v = add_verb(verbs, "processbench", _processbench, "earliest-error F1 of a PRM on ProcessBench",
-                 "quartet prm processbench --prm runs/prm/prm-tiny/prm/er2/model --data ../shared/data/math/processbench")
+                 "quartet prm processbench --prm runs/prm/prm-tiny/prm/er2/model --data ../shared/data/math/processbench "
+                 "--out runs/prm/prm-tiny/artifacts/processbench.json")
     v.add_argument("--prm", type=Path, required=True, help="PRM model directory")
     v.add_argument("--data", type=Path, required=True, help="folder with <subset>.json files")
     v.add_argument("--subsets", nargs="+", default=["gsm8k", "math", "olympiadbench", "omnimath"])
     v.add_argument("--threshold", type=float, default=0.5, help="P(+) below this marks a wrong step")
+    v.add_argument("--limit", type=int, default=None, help="only the first N items of each subset (a quick look)")
     v.add_argument("--out", type=Path, default=Path("processbench.json"), help="where to write the JSON")

@@ -12,12 +12,12 @@ from quartet.worlds.arithmetic import WorldConfig
 class DataConfig:
     """Which problems the pipeline uses."""
 
-    source: str = "world"  # "world" (generated) or "gsm8k" (files under gsm8k_dir)
+    source: str = "world"  # "world" (generated), "gsm8k" or "math500" (files under path)
     world: WorldConfig = field(default_factory=WorldConfig)  # shape of generated problems
     seed: int = 0  # world seed (train/test disjoint)
     n_train: int = 3000  # problems for SFT
     n_test: int = 100  # problems for best-of-N and RAFT evaluation
-    gsm8k_dir: str = ""  # folder with train.jsonl / test.jsonl when source is gsm8k
+    path: str = ""  # gsm8k: folder with train/test.jsonl; math500: its test.jsonl; empty: $QUARTET_DATA/math/...
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class PRMConfig:
     orm: bool = True  # also train an outcome reward model
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=150, lr=1e-3, batch_size=32))
     aggregate: str = "min"  # step-score aggregation for best-of-N and RAFT
+    value_head: bool = False  # train a linear value head with BCE instead of the reward-token CE
     ns: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)  # best-of-N sizes
     seeds: tuple[int, ...] = (0, 1, 2)  # candidate-subsampling seeds
     n_boot: int = 1000  # bootstrap resamples for the 95% intervals

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,9 @@ def load_gsm8k(path: Path | str) -> list[MathProblem]:
         if not steps:
             log.warning("%s, line %d: gold solution has no steps; skipped", path, line)
             continue
-        # quartet prompts policies to end with "The answer is N", so that is how their answers are read.
-        out.append(MathProblem(f"gsm8k-{line}", question, gold, steps, "answer_is"))
+        # quartet prompts policies to end with "The answer is N", so that is how their answers are read,
+        # and the gold solution a policy is fine-tuned on ends that way too.
+        out.append(MathProblem(f"gsm8k-{line}", question, gold, (*steps, f"The answer is {gold}"), "answer_is"))
     return out
 
 
@@ -80,7 +82,8 @@ def load_math500(path: Path | str) -> list[MathProblem]:
             raise BadRecordError(path, line, "unique_id", f"expected str, got {type(pid).__name__}")
         if not gold.strip():
             raise BadRecordError(path, line, "answer", "empty")
-        steps = tuple(s.strip() for s in solution.split("\n\n") if s.strip())
+        # Paragraphs are MATH's steps; a step is one line for quartet policies (``split_steps``).
+        steps = tuple(s.strip().replace("\n", " ") for s in solution.split("\n\n") if s.strip())
         if not steps:
             log.warning("%s, line %d: gold solution has no steps; skipped", path, line)
             continue
@@ -127,3 +130,31 @@ def load_processbench(path: Path | str) -> list[ProcessBenchItem]:
     if skipped:
         log.warning("%s: skipped %d solutions with no steps", path, skipped)
     return out
+
+
+FILE_SOURCES = ("gsm8k", "math500")
+
+
+def shared_math_dir() -> Path:
+    """``$QUARTET_DATA/math``, else ``../shared/data/math`` (where the project keeps GSM8K, MATH500, ProcessBench)."""
+    root = os.environ.get("QUARTET_DATA")
+    return Path(root) / "math" if root else Path("..") / "shared" / "data" / "math"
+
+
+def problems_from_files(source: str, path: Path | str | None, n_train: int, n_test: int
+                        ) -> tuple[list[MathProblem], list[MathProblem]]:
+    """Train and test problems from the public files.
+
+    * ``gsm8k``: ``path`` is the folder with ``train.jsonl`` and ``test.jsonl`` (default
+      ``shared_math_dir()/gsm8k``); the first ``n_train`` / ``n_test`` of each.
+    * ``math500``: ``path`` is the ``test.jsonl`` file (default ``shared_math_dir()/math500/test.jsonl``);
+      MATH500 is a test set only, so its first ``n_test`` problems are the test split and the
+      next ``n_train`` the train split (disjoint).
+    """
+    if source == "gsm8k":
+        folder = Path(path) if path else shared_math_dir() / "gsm8k"
+        return load_gsm8k(folder / "train.jsonl")[:n_train], load_gsm8k(folder / "test.jsonl")[:n_test]
+    if source == "math500":
+        problems = load_math500(Path(path) if path else shared_math_dir() / "math500" / "test.jsonl")
+        return problems[n_test: n_test + n_train], problems[:n_test]
+    raise ValueError(f"data.source must be 'world' or one of {', '.join(FILE_SOURCES)}, got {source!r}")

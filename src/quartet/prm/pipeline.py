@@ -9,7 +9,8 @@ Layout of the run directory::
     candidates_test.jsonl          best-of-N pool                      (append-only)
     rollouts.jsonl                 K completions per step prefix       (append-only)
     labels/<name>.jsonl            + exports/<name>.{openrlhf,trl}.jsonl
-    prm/<name>/model/              one PRM per labelling, and the ORM
+    prm/<name>/model/              one PRM per labelling, and the ORM (+ value_head.safetensors
+                                   with prm.value_head)
     scores/<name>.json             step scores of every candidate
     artifacts/bon.{json,md,png}    artifacts/raft.{json,md}
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from quartet.lm.protocol import LanguageModel, SamplingParams
 from quartet.prm.answers import is_correct, parse_number
 from quartet.prm.best_of_n import evaluate_bon
 from quartet.prm.config import PipelineConfig
-from quartet.prm.data import MathProblem, load_gsm8k
+from quartet.prm.data import MathProblem, problems_from_files
 from quartet.prm.formats import (
     build_labels,
     outcome_labels,
@@ -42,7 +44,7 @@ from quartet.prm.formats import (
 from quartet.prm.labels import method_name
 from quartet.prm.report import bon_markdown, plot_bon
 from quartet.prm.rollout import SampleConfig, policy_prompt, run_rollouts, sample_solutions
-from quartet.prm.scoring import step_scores
+from quartet.prm.scoring import Scorer, step_scores, value_step_scores
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +66,8 @@ def read_problems(path: Path) -> list[MathProblem]:
 
 def make_problems(cfg: PipelineConfig) -> tuple[list[MathProblem], list[MathProblem]]:
     d = cfg.data
-    if d.source == "gsm8k":
-        if not d.gsm8k_dir:
-            raise ValueError("data.gsm8k_dir must name the folder holding train.jsonl and test.jsonl")
-        return (load_gsm8k(Path(d.gsm8k_dir) / "train.jsonl")[: d.n_train],
-                load_gsm8k(Path(d.gsm8k_dir) / "test.jsonl")[: d.n_test])
     if d.source != "world":
-        raise ValueError(f"data.source must be 'world' or 'gsm8k', got {d.source!r}")
+        return problems_from_files(d.source, d.path or None, d.n_train, d.n_test)
     from quartet.worlds.arithmetic import train_test_split
 
     train, test = train_test_split(d.n_train, d.n_test, d.seed, d.world)
@@ -88,6 +85,18 @@ def load_policy(path: Path | str) -> LanguageModel:
     from quartet.lm.backends import load_lm  # HF causal LMs (and vLLM when present)
 
     return load_lm(str(path))
+
+
+def load_scorer(path: Path | str) -> Scorer:
+    """``scorer(prompts, steps) -> per-step P(+)`` for a PRM folder: the reward-token PRM, or the
+    value-head variant when the folder holds ``value_head.safetensors``."""
+    from quartet.prm.train import VALUE_HEAD_FILE, load_value_head
+
+    lm = load_policy(path)
+    if (Path(path) / VALUE_HEAD_FILE).is_file():
+        module = load_value_head(lm, Path(path) / VALUE_HEAD_FILE)
+        return lambda prompts, steps: value_step_scores(module, lm.tokenizer, prompts, steps)
+    return lambda prompts, steps: step_scores(lm, prompts, steps)
 
 
 def greedy_accuracy(lm: LanguageModel, problems: list[MathProblem], max_new_tokens: int) -> float:
@@ -175,8 +184,12 @@ def stage_train(cfg: PipelineConfig, run: RunDir) -> None:
             prm_run = RunDir(run.path / "prm" / name)
             prm_run.path.mkdir(parents=True, exist_ok=True)
             train_cfg = dataclasses.replace(cfg.prm.train, seed=cfg.seed)
-            metrics = train_prm(lm, records, train_cfg, prm_run)
+            metrics = train_prm(lm, records, train_cfg, prm_run, value_head=cfg.prm.value_head)
             lm.save(prm_run.path / "model")
+            if cfg.prm.value_head:
+                from quartet.prm.train import VALUE_HEAD_FILE
+
+                shutil.copyfile(prm_run.path / VALUE_HEAD_FILE, prm_run.path / "model" / VALUE_HEAD_FILE)
             atomic_write_json(prm_run.path / "final_metrics.json", metrics)
 
         _stage(run, f"train_{name}", one)
@@ -184,9 +197,9 @@ def stage_train(cfg: PipelineConfig, run: RunDir) -> None:
 
 
 def score_candidates(run: RunDir, name: str) -> None:
-    prm = load_policy(run.path / "prm" / name / "model")
+    scorer = load_scorer(run.path / "prm" / name / "model")
     cands = read_solutions(run.path / "candidates_test.jsonl")
-    scores = step_scores(prm, [c["prompt"] for c in cands], [c["steps"] for c in cands])
+    scores = scorer([c["prompt"] for c in cands], [c["steps"] for c in cands])
     atomic_write_json(run.path / "scores" / f"{name}.json",
                       {c["solution_id"]: s for c, s in zip(cands, scores, strict=True)})
 

@@ -16,7 +16,7 @@ from quartet.core.io import atomic_write_json
 from quartet.lm.protocol import LanguageModel
 from quartet.prm.data import ProcessBenchItem, load_processbench
 from quartet.prm.rollout import policy_prompt
-from quartet.prm.scoring import step_scores
+from quartet.prm.scoring import Scorer, step_scores
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +46,26 @@ def processbench_f1(labels: Sequence[int], predictions: Sequence[int]) -> dict[s
     return {"error_acc": error_acc, "correct_acc": correct_acc, "f1": f1, "n": len(labels)}
 
 
-def evaluate_items(prm: LanguageModel, items: Sequence[ProcessBenchItem], threshold: float = 0.5) -> dict:
-    scores = step_scores(prm, [policy_prompt(i.problem) for i in items], [list(i.steps) for i in items])
+def evaluate_items(prm: LanguageModel | Scorer, items: Sequence[ProcessBenchItem], threshold: float = 0.5) -> dict:
+    """``prm``: a reward-token PRM, or any ``scorer(prompts, steps)`` (e.g. ``pipeline.load_scorer``)."""
+    prompts, steps = [policy_prompt(i.problem) for i in items], [list(i.steps) for i in items]
+    scores = step_scores(prm, prompts, steps) if hasattr(prm, "marked_logprobs") else prm(prompts, steps)
     predictions = [earliest_error(s, threshold) for s in scores]
     return processbench_f1([i.label for i in items], predictions)
 
 
-def run_processbench(prm: LanguageModel, data_dir: Path | str, out_path: Path | str,
-                     subsets: Sequence[str] = SUBSETS, threshold: float = 0.5) -> dict:
-    """Evaluate ``prm`` on every subset file ``<data_dir>/<subset>.json``; writes ``out_path`` (JSON)."""
-    result: dict = {"threshold": threshold, "subsets": {}}
+def run_processbench(prm: LanguageModel | Scorer, data_dir: Path | str, out_path: Path | str,
+                     subsets: Sequence[str] = SUBSETS, threshold: float = 0.5, limit: int | None = None) -> dict:
+    """Evaluate ``prm`` on every subset file ``<data_dir>/<subset>.json``; writes ``out_path`` (JSON).
+    ``limit`` keeps the first items of each subset (a quick look, not the benchmark's number)."""
+    result: dict = {"threshold": threshold, "limit": limit, "subsets": {}}
     for subset in subsets:
-        items = load_processbench(Path(data_dir) / f"{subset}.json")
-        result["subsets"][subset] = evaluate_items(prm, items, threshold)
+        path = Path(data_dir) / f"{subset}.json"
+        items = load_processbench(path)[:limit]
+        try:
+            result["subsets"][subset] = evaluate_items(prm, items, threshold)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err} (items are counted from 0, empty ones skipped)") from None
         log.info("ProcessBench %s: F1 %.3f", subset, result["subsets"][subset]["f1"])
     f1s = [v["f1"] for v in result["subsets"].values()]
     result["average_f1"] = sum(f1s) / len(f1s) if f1s else 0.0

@@ -20,7 +20,6 @@ from quartet.prm.best_of_n import select
 from quartet.prm.formats import group_by_problem
 from quartet.prm.report import raft_markdown
 from quartet.prm.rollout import SampleConfig, sample_solutions
-from quartet.prm.scoring import step_scores
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def best_by_prm(solutions: list[dict], scores: list[list[float]], how: str) -> l
 
 
 def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
-    from quartet.prm.pipeline import greedy_accuracy, load_policy, read_problems
+    from quartet.prm.pipeline import greedy_accuracy, load_policy, load_scorer, read_problems
 
     rc = cfg.raft
     train = read_problems(run.path / "data/train.jsonl")
@@ -49,7 +48,7 @@ def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
         atomic_write_json(base_path, {"greedy_acc": base})
     result = {"iterations": rc.iterations, "samples": rc.samples, "prompts": rc.prompts, "prms": {}}
     for name in names:
-        prm = load_policy(run.path / "prm" / name / "model")
+        scorer = load_scorer(run.path / "prm" / name / "model")
         policy = load_policy(run.path / "policy")
         curve, kept_correct = [base], []
         for t in range(rc.iterations):
@@ -65,7 +64,7 @@ def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
             sample_cfg = SampleConfig(cfg.rollout.temperature, cfg.rollout.max_new_tokens, cfg.rollout.chunk_size,
                                       seed=cfg.seed * 1000 + 100 + t)
             sols = sample_solutions(policy, subset, rc.samples, d / "samples.jsonl", sample_cfg)
-            scores = step_scores(prm, [s["prompt"] for s in sols], [s["steps"] for s in sols])
+            scores = scorer([s["prompt"] for s in sols], [s["steps"] for s in sols])
             kept = best_by_prm(sols, scores, cfg.prm.aggregate)
             if not kept:
                 raise ValueError(f"RAFT {name} iteration {t}: no sampled solution had any steps")

@@ -18,25 +18,31 @@ def bon_markdown(result: dict) -> str:
 
 
 def plot_bon(result: dict, path: Path) -> None:
+    """Accuracy against N: left, best-of-N by each scorer; right, PRM-weighted votes. Majority
+    vote and pass@N (dashed) on both, with the 95% intervals shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, m in result["methods"].items():
-        if name.startswith("weighted_"):
-            continue  # keeps the figure readable; the table has them
-        style = "--" if name in ("majority", "pass@n") else "-"
-        ax.plot(result["ns"], m["acc"], style, marker="o", markersize=3, label=name)
-        lo = [c[0] for c in m["ci95"]]
-        hi = [c[1] for c in m["ci95"]]
-        ax.fill_between(result["ns"], lo, hi, alpha=0.08)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (candidates)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Best-of-N with PRMs trained on hard / soft / ER labels")
-    ax.legend(fontsize=7, ncol=2)
+    methods = result["methods"]
+    common = [n for n in ("majority", "pass@n") if n in methods]
+    panels = [("best-of-N by score", [n for n in methods if not n.startswith("weighted_") and n not in common]),
+              ("PRM-weighted majority vote", [n for n in methods if n.startswith("weighted_")])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, (title, names) in zip(axes, panels, strict=True):
+        for name in names + common:
+            m = methods[name]
+            line, = ax.plot(result["ns"], m["acc"], "--" if name in common else "-", marker="o", markersize=3,
+                            label=name.removeprefix("weighted_"))
+            ax.fill_between(result["ns"], [c[0] for c in m["ci95"]], [c[1] for c in m["ci95"]], alpha=0.08,
+                            color=line.get_color())
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("N (candidates)")
+        ax.set_title(title)
+        ax.legend(fontsize=7, ncol=2)
+    axes[0].set_ylabel("accuracy")
+    fig.suptitle("PRMs trained on hard / soft / ER labels, and the ORM")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

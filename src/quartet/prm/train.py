@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
+from safetensors.torch import load_file, save_file
 
 from quartet.core.runs import RunDir
 from quartet.core.trainer import TrainConfig, Trainer
@@ -17,6 +17,8 @@ from quartet.lm.training import model_config_of
 from quartet.prm.prm_model import RewardTokens, ValueHeadPRM, collate_prm, encode_prm, reward_loss, value_loss
 
 log = logging.getLogger(__name__)
+
+VALUE_HEAD_FILE = "value_head.safetensors"
 
 
 def prm_examples(lm: LanguageModel, tokens: RewardTokens, records: Sequence[dict[str, Any]],
@@ -39,23 +41,37 @@ def train_prm(lm: LanguageModel, records: Sequence[dict[str, Any]], cfg: TrainCo
     """Fine-tune ``lm`` in place into a PRM on ``records`` (``{"prompt", "steps", "labels"}``).
 
     Resumes from ``run``'s checkpoints. With ``value_head`` a linear head is trained with BCE
-    instead of the reward-token CE; its weights are saved as ``value_head.pt`` in the run.
+    instead of the reward-token CE; its weights are saved as ``value_head.safetensors`` in the
+    run (``load_value_head`` rebuilds it, ``scoring.value_step_scores`` scores with it).
     """
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     tokens = tokens or RewardTokens.resolve(lm.tokenizer)
     examples = prm_examples(lm, tokens, records)
     collate = functools.partial(collate_prm, pad_id=lm.tokenizer.pad_id)
     if value_head:
-        dim = getattr(getattr(lm.module, "cfg", None), "dim", None)
+        dim = getattr(getattr(lm.module, "cfg", None), "dim", None)  # built-in model
+        if dim is None:  # Hugging Face model behind quartet.lm.hf.LogitsModule
+            dim = getattr(getattr(getattr(lm.module, "model", None), "config", None), "hidden_size", None)
         if dim is None:
             raise ValueError("value head: cannot tell the model's hidden width")
         module = ValueHeadPRM(lm, dim)
         trainer = Trainer(module, value_loss, examples, collate, cfg, run, model_config_of(lm), device=lm.device)
         result = trainer.fit()
-        torch.save(module.head.state_dict(), run.path / "value_head.pt")
+        save_file({k: v.detach().cpu().contiguous() for k, v in module.head.state_dict().items()},
+                  str(run.path / VALUE_HEAD_FILE))
     else:
         trainer = Trainer(lm.module, reward_loss(tokens), examples, collate, cfg, run, model_config_of(lm),
                           device=lm.device)
         result = trainer.fit()
     lm.module.eval()
     return result
+
+
+def load_value_head(lm: LanguageModel, path: Path | str) -> ValueHeadPRM:
+    """``ValueHeadPRM`` over ``lm`` with the head weights in ``path`` (a file or a run directory); strict."""
+    path = Path(path)
+    path = path / VALUE_HEAD_FILE if path.is_dir() else path
+    state = load_file(str(path))
+    module = ValueHeadPRM(lm, state["weight"].shape[1])
+    module.head.load_state_dict(state, strict=True)
+    return module.eval()
