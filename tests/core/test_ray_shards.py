@@ -56,7 +56,8 @@ def test_ray_records_equal_one_process_and_survive_a_dead_worker(local_cluster, 
     out = AppendOnlyJsonl(tmp_path / "rollouts.jsonl", key=lambda r: r["id"])
     out.append({"id": 0, "samples": expected[0]})  # finished by an earlier run: must be skipped
     crash = str(tmp_path / "crashed-once")
-    appended = run_on_ray(units, key=lambda u: u["id"], out=out, workers=2, shard_size=3,
+    todo = [u for u in units if u["id"] not in out.done()]
+    appended = run_on_ray(todo, out=out, workers=2, shard_size=3,
                           make_processor=functools.partial(make_processor, str(tmp_path / "model"), crash))
     assert Path(crash).exists(), "a worker must have died during the run"
     assert appended == 11

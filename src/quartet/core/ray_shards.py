@@ -1,9 +1,9 @@
 """Shard a resumable job across a Ray cluster: one worker (and one model replica) per actor.
 
-The job is a list of work units, each with a key; a *processor* turns a shard (a list of
-units) into result records carrying those keys. ``run_on_ray`` skips units whose records
-the output JSONL already holds (so a rerun resumes), hands the remaining shards to Ray
-actors, and appends each finished shard's records as it arrives. When an actor dies its
+The job is a list of work units that are not yet done (the caller filters them against the
+output JSONL, so a rerun resumes); a *processor* turns a shard (a list of units) into result
+records. ``run_on_ray`` hands the shards to Ray actors and appends each finished shard's
+records as it arrives. When an actor dies its
 unfinished shard goes back in the queue for a fresh actor (up to ``max_retries`` times per
 shard); finished shards are already on disk, so nothing finished is lost.
 
@@ -13,14 +13,16 @@ The processor factory runs inside each actor, so each worker loads its own model
         lm = load_lm(model_dir)
         return lambda shard: [rollout(lm, unit) for unit in shard]
 
-    run_on_ray(units, key=lambda r: r["id"], make_processor=functools.partial(make_processor, path),
-               out=AppendOnlyJsonl(path, key=...), address="auto")
+    out = AppendOnlyJsonl(results, key=lambda r: r["id"])
+    todo = [u for u in units if u["id"] not in out.done()]
+    run_on_ray(todo, make_processor=functools.partial(make_processor, path), out=out, address="auto")
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from quartet.core.progress import progress_bar
@@ -28,8 +30,21 @@ from quartet.core.records import AppendOnlyJsonl
 
 log = logging.getLogger(__name__)
 
-Unit = dict[str, Any]
+Unit = Any
 Processor = Callable[[list[Unit]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class RaySpec:
+    """Where a job's work goes: a Ray cluster whose workers each load ``model_dir`` once."""
+
+    address: str  # "auto", "ray://host:10001", or "local" for a cluster started in this process
+    model_dir: str
+    workers: int = 2
+
+    @property
+    def init_address(self) -> str | None:
+        return None if self.address == "local" else self.address
 
 
 class ShardFailedError(RuntimeError):
@@ -52,7 +67,6 @@ def _actor_class():
 
 def run_on_ray(
     units: list[Unit],
-    key: Callable[[dict[str, Any]], Hashable],
     make_processor: Callable[[], Processor],
     out: AppendOnlyJsonl,
     address: str | None = "auto",
@@ -62,12 +76,11 @@ def run_on_ray(
     cpus_per_worker: float = 1.0,
     gpus_per_worker: float = 0.0,
 ) -> int:
-    """Process the units not yet in ``out``; returns how many records were appended."""
+    """Process ``units`` (those not yet done); returns how many records were appended."""
     import ray
     from ray.exceptions import RayActorError
 
-    done = out.done()
-    todo = [u for u in units if key(u) not in done]
+    todo = list(units)
     if not todo:
         return 0
     if not ray.is_initialized():

@@ -32,7 +32,10 @@ def load_lm(
     path = Path(path)
     device = device or default_device()
     if backend == "auto":
-        if (path / "checkpoints").is_dir():
+        # A folder holding a saved model is that model, even when it also keeps training checkpoints.
+        if not (path / "model.json").is_file() and not (path / "config.json").is_file() and (
+            path / "checkpoints"
+        ).is_dir():
             from quartet.core.runs import RunDir
 
             latest = RunDir(path).latest_checkpoint()

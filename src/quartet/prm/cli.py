@@ -32,6 +32,8 @@ def _config(args: argparse.Namespace):
     overrides = list(args.overrides)
     if getattr(args, "model", None):
         overrides.append(f"policy.model={args.model}")
+    if getattr(args, "ray", None):
+        overrides.append(f"rollout.ray={args.ray}")
     args.overrides = overrides
     return config_from_args(PipelineConfig, args)
 
@@ -66,6 +68,9 @@ def register(subparsers, name: str, help_text: str) -> None:
         v = add_verb(verbs, stage, _stage_handler(stage), text, f"quartet prm {stage} --config {DEFAULT_CONFIG}")
         add_config_args(v, DEFAULT_CONFIG)
         v.add_argument("--model", help="policy: a built-in checkpoint dir or a Hugging Face model dir")
+        if stage not in ("world", "sft"):  # every verb that may still have to sample or roll out
+            v.add_argument("--ray", metavar="ADDRESS",
+                           help="sample and roll out on a Ray cluster (e.g. auto, ray://head:10001); one policy per worker")
     v = add_verb(verbs, "processbench", _processbench, "earliest-error F1 of a PRM on ProcessBench",
                  "quartet prm processbench --prm runs/prm/prm-tiny/prm/er2/model --data ../shared/data/math/processbench "
                  "--out runs/prm/prm-tiny/artifacts/processbench.json")

@@ -47,6 +47,8 @@ class RolloutConfig:
     max_new_tokens: int = 80  # longest solution
     chunk_size: int = 32  # prompts per generate call (and per resumable unit)
     last_from_final: bool = True  # last step's label = final-answer correctness
+    ray: str = ""  # Ray cluster address for sampling and rollouts ("auto", "ray://host:10001", "local"); empty: here
+    ray_workers: int = 2  # Ray workers, each with its own copy of the policy
 
 
 @dataclass(frozen=True)

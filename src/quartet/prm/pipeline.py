@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from quartet.core.io import atomic_write_json, atomic_write_text
+from quartet.core.ray_shards import RaySpec
 from quartet.core.records import iter_jsonl, write_jsonl
 from quartet.core.runs import RunDir, open_run, runs_root
 from quartet.core.seeding import seed_everything
@@ -128,20 +129,28 @@ def stage_sft(cfg: PipelineConfig, run: RunDir) -> None:
     train_policy(cfg, run, read_problems(run.path / "data/train.jsonl"), read_problems(run.path / "data/test.jsonl"))
 
 
+def _policy_or_ray(cfg: PipelineConfig, run: RunDir) -> tuple[LanguageModel | None, RaySpec | None]:
+    """The policy loaded here, or (with ``rollout.ray``) a Ray spec whose workers each load it."""
+    if cfg.rollout.ray:
+        return None, RaySpec(cfg.rollout.ray, str(run.path / "policy"), cfg.rollout.ray_workers)
+    return load_policy(run.path / "policy"), None
+
+
 def stage_sample(cfg: PipelineConfig, run: RunDir) -> None:
-    policy = load_policy(run.path / "policy")
+    policy, ray = _policy_or_ray(cfg, run)
     train = read_problems(run.path / "data/train.jsonl")[: cfg.rollout.prm_problems]
     test = read_problems(run.path / "data/test.jsonl")
     sample_solutions(policy, train, cfg.rollout.solutions_per_problem, run.path / "solutions_train.jsonl",
-                     _sample_cfg(cfg, 1))
-    sample_solutions(policy, test, cfg.rollout.candidates, run.path / "candidates_test.jsonl", _sample_cfg(cfg, 2))
+                     _sample_cfg(cfg, 1), ray)
+    sample_solutions(policy, test, cfg.rollout.candidates, run.path / "candidates_test.jsonl", _sample_cfg(cfg, 2),
+                     ray)
 
 
 def stage_rollout(cfg: PipelineConfig, run: RunDir) -> int:
-    policy = load_policy(run.path / "policy")
+    policy, ray = _policy_or_ray(cfg, run)
     solutions = read_solutions(run.path / "solutions_train.jsonl")
     return run_rollouts(policy, solutions, run.path / "rollouts.jsonl", cfg.rollout.k, _sample_cfg(cfg, 3),
-                        cfg.rollout.last_from_final)
+                        cfg.rollout.last_from_final, ray)
 
 
 def label_names(cfg: PipelineConfig) -> list[tuple[str, str, float]]:

@@ -14,6 +14,7 @@ branches it K ways) and checks each final answer against the gold one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from quartet.core.progress import progress_bar
+from quartet.core.ray_shards import RaySpec
 from quartet.core.records import AppendOnlyJsonl
 from quartet.lm.protocol import LanguageModel, SamplingParams
 from quartet.prm.answers import extract_answer, is_correct
@@ -60,59 +62,72 @@ class SampleConfig:
     seed: int = 0  # base seed; each chunk derives its own
 
 
-def _run_chunks(
-    units: Sequence[tuple[str, str]],
-    store: AppendOnlyJsonl,
-    lm: LanguageModel,
-    n: int,
-    cfg: SampleConfig,
-    make_records: Callable[[int, list[Any]], list[dict[str, Any]]],
-    desc: str,
-) -> int:
-    """Generate ``n`` samples for every (key, prompt) unit whose records are missing; returns units generated."""
-    done = store.done()
-    chunks = [list(range(i, min(i + cfg.chunk_size, len(units)))) for i in range(0, len(units), cfg.chunk_size)]
-    todo = [c for c in chunks if any(units[i][0] not in done for i in c)]
-    generated = 0
+Unit = tuple[str, str, Any]  # (key, prompt to continue, what make_records needs)
+MakeRecords = Callable[[Unit, list[Any]], list[dict[str, Any]]]
+
+
+def generate_chunk(lm: LanguageModel, chunk: list[Unit], n: int, cfg: SampleConfig, make_records: MakeRecords,
+                   skip: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """``n`` samples for every unit of one chunk, seeded by the chunk's first key; records of
+    units in ``skip`` (written before a kill mid-chunk) are regenerated identically and dropped."""
+    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                            seed=chunk_seed(cfg.seed, chunk[0][0]))
+    outputs = lm.generate([prompt for _, prompt, _ in chunk], params, n=n)
+    return [record for unit, completions in zip(chunk, outputs, strict=True) if unit[0] not in skip
+            for record in make_records(unit, completions)]
+
+
+def _ray_worker(model_dir: str, **options: Any) -> Callable[[list[list[Unit]]], list[dict[str, Any]]]:
+    """Runs inside a Ray actor: load the policy there; a shard is a list of whole chunks."""
+    from quartet.lm.backends import load_lm
+
+    lm = load_lm(model_dir)
+    return lambda shard: [r for chunk in shard for r in generate_chunk(lm, chunk, **options)]
+
+
+def _run_chunks(units: Sequence[Unit], store: AppendOnlyJsonl, lm: LanguageModel | None, n: int, cfg: SampleConfig,
+                make_records: MakeRecords, desc: str, ray: RaySpec | None = None) -> int:
+    """Generate ``n`` samples for every unit whose records are missing; returns units generated."""
+    done = frozenset(store.done())
+    chunks = [list(units[i : i + cfg.chunk_size]) for i in range(0, len(units), cfg.chunk_size)]
+    todo = [c for c in chunks if any(u[0] not in done for u in c)]
+    if ray is not None:
+        from quartet.core.ray_shards import run_on_ray  # ray is imported only when asked for
+
+        # One chunk per shard: the same membership and seeds as in one process, so the same records.
+        run_on_ray(todo, out=store, shard_size=1, workers=ray.workers, address=ray.init_address,
+                   make_processor=functools.partial(_ray_worker, ray.model_dir, n=n, cfg=cfg,
+                                                    make_records=make_records, skip=done))
+        return sum(len(c) for c in todo)
     bar = progress_bar(len(units), desc=desc, unit="prefix")
     bar.update(len(units) - sum(len(c) for c in todo))
     for chunk in todo:
-        params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                                seed=chunk_seed(cfg.seed, units[chunk[0]][0]))
-        outputs = lm.generate([units[i][1] for i in chunk], params, n=n)
-        generated += len(chunk)
-        for i, completions in zip(chunk, outputs, strict=True):
-            if units[i][0] in done:
-                continue  # written before a kill that came mid-chunk; regenerated identically, kept once
-            for record in make_records(i, completions):
-                store.append(record)
+        for record in generate_chunk(lm, chunk, n, cfg, make_records, done):
+            store.append(record)
         bar.update(len(chunk))
     bar.close()
-    return generated
+    return sum(len(c) for c in todo)
 
 
-def sample_solutions(lm: LanguageModel, problems: Sequence[MathProblem], n: int, out_path: Path | str,
-                     cfg: SampleConfig) -> list[dict[str, Any]]:
+def candidate_records(unit: Unit, completions: list[Any]) -> list[dict[str, Any]]:
+    """All ``n`` candidates of one problem (the unit's key is the problem id)."""
+    _, prompt, p = unit
+    return [{"solution_id": f"{p.id}-{c_i}", "problem_id": p.id, "prompt": prompt,
+             "steps": split_steps(c.text), "answer": extract_answer(c.text, p.answer_format), "gold": p.gold,
+             "correct": is_correct(c.text, p.gold, p.answer_format), "format": p.answer_format}
+            for c_i, c in enumerate(completions)]
+
+
+def sample_solutions(lm: LanguageModel | None, problems: Sequence[MathProblem], n: int, out_path: Path | str,
+                     cfg: SampleConfig, ray: RaySpec | None = None) -> list[dict[str, Any]]:
     """``n`` candidate solutions per problem, appended to ``out_path`` (one record per solution).
 
     A completion with no steps is kept as a wrong candidate with ``steps == []`` (it still
     counts in best-of-N) and reported in the log; later stages skip it.
     """
     store = AppendOnlyJsonl(out_path, key=lambda r: r["problem_id"])
-    units = [(p.id, policy_prompt(p.question)) for p in problems]
-
-    def records(i: int, completions: list) -> list[dict[str, Any]]:
-        p = problems[i]
-        out = []
-        for c_i, c in enumerate(completions):
-            answer = extract_answer(c.text, p.answer_format)
-            out.append({"solution_id": f"{p.id}-{c_i}", "problem_id": p.id, "prompt": units[i][1],
-                        "steps": split_steps(c.text), "answer": answer, "gold": p.gold,
-                        "correct": is_correct(c.text, p.gold, p.answer_format), "format": p.answer_format})
-        return out
-
-    # The key is the problem: all n candidates of one problem are appended together.
-    _run_chunks(units, store, lm, n, cfg, records, desc="sample")
+    units = [(p.id, policy_prompt(p.question), p) for p in problems]
+    _run_chunks(units, store, lm, n, cfg, candidate_records, desc="sample", ray=ray)
     solutions = store.records()
     empty = sum(1 for s in solutions if not s["steps"])
     if empty:
@@ -137,22 +152,21 @@ def rollout_units(solutions: Sequence[dict], last_from_final: bool = True) -> li
     return units
 
 
-def run_rollouts(lm: LanguageModel, solutions: Sequence[dict], out_path: Path | str, k: int,
-                 cfg: SampleConfig, last_from_final: bool = True) -> int:
+def rollout_records(unit: Unit, completions: list[Any]) -> list[dict[str, Any]]:
+    """The K outcomes of one step prefix: each completion finishes the solution from step ``j``."""
+    key, _, (s, j) = unit
+    fmt = s.get("format", "answer_is")
+    done_text = "\n".join(s["steps"][: j + 1]) + "\n"
+    # The answer may already be written in the prefix (a prefix that ends in the answer line).
+    full = [done_text + c.text for c in completions]
+    return [{"key": key, "solution_id": s["solution_id"], "step": j, "completions": [c.text for c in completions],
+             "answers": [extract_answer(t, fmt) for t in full],
+             "outcomes": [int(is_correct(t, s["gold"], fmt)) for t in full]}]
+
+
+def run_rollouts(lm: LanguageModel | None, solutions: Sequence[dict], out_path: Path | str, k: int,
+                 cfg: SampleConfig, last_from_final: bool = True, ray: RaySpec | None = None) -> int:
     """Roll out K completions from every step prefix; resumable. Returns prefixes generated in this call."""
-    store = rollout_store(out_path)
-    units = rollout_units(solutions, last_from_final)
-    texts = [(key, step_prefix(s["prompt"], s["steps"], j)) for key, s, j in units]
-
-    def records(i: int, completions: list) -> list[dict[str, Any]]:
-        key, s, j = units[i]
-        fmt = s.get("format", "answer_is")
-        done_text = "\n".join(s["steps"][: j + 1]) + "\n"
-        # The answer may already be written in the prefix (a prefix that ends in the answer line).
-        full = [done_text + c.text for c in completions]
-        answers = [extract_answer(t, fmt) for t in full]
-        outcomes = [int(is_correct(t, s["gold"], fmt)) for t in full]
-        return [{"key": key, "solution_id": s["solution_id"], "step": j,
-                 "completions": [c.text for c in completions], "answers": answers, "outcomes": outcomes}]
-
-    return _run_chunks(texts, store, lm, k, cfg, records, desc="rollout")
+    units = [(key, step_prefix(s["prompt"], s["steps"], j), (s, j))
+             for key, s, j in rollout_units(solutions, last_from_final)]
+    return _run_chunks(units, rollout_store(out_path), lm, k, cfg, rollout_records, desc="rollout", ray=ray)

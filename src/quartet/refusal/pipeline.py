@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from quartet.core.io import atomic_write_json, atomic_write_text
+from quartet.core.ray_shards import RaySpec
 from quartet.core.records import write_jsonl
 from quartet.core.runs import RunDir, open_run, runs_root
 from quartet.core.seeding import seed_everything
@@ -40,7 +41,7 @@ from quartet.refusal.certainty import certainty_suffix
 from quartet.refusal.config import RefusalConfig, data_path
 from quartet.refusal.data import QAItem, load_items, load_items_jsonl, load_mmlu, world_items
 from quartet.refusal.evaluate import entropy_confidence, evaluate_items, fits
-from quartet.refusal.probe import RaySpec, probe, probe_recovery, sample
+from quartet.refusal.probe import probe, probe_recovery, sample
 
 log = logging.getLogger(__name__)
 

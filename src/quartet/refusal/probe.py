@@ -14,13 +14,13 @@ import logging
 import math
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from quartet.core.progress import progress_bar
+from quartet.core.ray_shards import RaySpec
 from quartet.core.records import AppendOnlyJsonl
 from quartet.lm.protocol import LanguageModel, SamplingParams
 from quartet.refusal.certainty import option_token_ids
@@ -110,15 +110,6 @@ def sample_records(lm: LanguageModel, batch: list[QAItem], k: int, temperature: 
     return [{"id": it.id, "samples": s} for it, s in zip(batch, samples, strict=True)]
 
 
-@dataclass(frozen=True)
-class RaySpec:
-    """Shard the work over a Ray cluster: each worker loads ``model_dir`` once."""
-
-    address: str  # "auto", "ray://host:10001", or "local" for a cluster started in this process
-    model_dir: str
-    workers: int = 2
-
-
 def _worker(model_dir: str, records: Callable[..., list[dict[str, Any]]], options: dict[str, Any]):
     """Runs inside a Ray actor: load the model there, return the batch processor."""
     from quartet.lm.backends import load_lm
@@ -138,10 +129,9 @@ def run_batched(items: Sequence[QAItem], path: Path, lm: LanguageModel | None,
     if done:
         log.info("%s: %d of %d items already done", path, len(items) - len(todo), len(items))
     if ray is not None:
-        from quartet.core.ray_shards import run_on_ray
+        from quartet.core.ray_shards import run_on_ray  # ray is imported only when asked for
 
-        run_on_ray(todo, key=lambda it: it.id, out=store, shard_size=batch_size, workers=ray.workers,
-                   address=None if ray.address == "local" else ray.address,
+        run_on_ray(todo, out=store, shard_size=batch_size, workers=ray.workers, address=ray.init_address,
                    make_processor=functools.partial(_worker, ray.model_dir, records, options))
         return {r["id"]: r for r in store.records()}
     bar = progress_bar(len(todo), desc=desc, unit="q")
