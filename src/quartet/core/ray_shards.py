@@ -41,6 +41,7 @@ class RaySpec:
     address: str  # "auto", "ray://host:10001", or "local" for a cluster started in this process
     model_dir: str
     workers: int = 2
+    backend: str = "auto"  # how each worker loads the model (``quartet.lm.backends.load_lm``)
 
     @property
     def init_address(self) -> str | None:

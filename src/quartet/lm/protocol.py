@@ -115,3 +115,17 @@ class LanguageModel(Protocol):
     def save(self, directory: str) -> None:
         """Write weights and tokenizer so that the same backend can load them again."""
         ...
+
+
+def context_limit(lm: LanguageModel) -> int | None:
+    """The longest input ``lm`` takes in tokens (built-in ``max_seq_len``, HF
+    ``max_position_embeddings``), or None when the backend does not say (a served model)."""
+    try:
+        module = lm.module
+    except (AttributeError, NotImplementedError):
+        return None
+    cfg = getattr(module, "cfg", None)
+    if cfg is not None and hasattr(cfg, "max_seq_len"):
+        return int(cfg.max_seq_len)
+    hf_cfg = getattr(getattr(module, "model", None), "config", None)
+    return getattr(hf_cfg, "max_position_embeddings", None)

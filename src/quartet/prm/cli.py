@@ -32,6 +32,8 @@ def _config(args: argparse.Namespace):
     overrides = list(args.overrides)
     if getattr(args, "model", None):
         overrides.append(f"policy.model={args.model}")
+    if getattr(args, "backend", None):
+        overrides.append(f"policy.generation_backend={args.backend}")
     if getattr(args, "ray", None):
         overrides.append(f"rollout.ray={args.ray}")
     args.overrides = overrides
@@ -69,6 +71,8 @@ def register(subparsers, name: str, help_text: str) -> None:
         add_config_args(v, DEFAULT_CONFIG)
         v.add_argument("--model", help="policy: a built-in checkpoint dir or a Hugging Face model dir")
         if stage not in ("world", "sft"):  # every verb that may still have to sample or roll out
+            v.add_argument("--backend", choices=["auto", "vllm"],
+                           help="generation engine: auto (quartet's own or transformers) or vllm (GPU, quartet[vllm])")
             v.add_argument("--ray", metavar="ADDRESS",
                            help="sample and roll out on a Ray cluster (e.g. auto, ray://head:10001); one policy per worker")
     v = add_verb(verbs, "processbench", _processbench, "earliest-error F1 of a PRM on ProcessBench",

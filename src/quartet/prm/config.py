@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from quartet.core.trainer import TrainConfig
 from quartet.worlds.arithmetic import WorldConfig
@@ -25,6 +26,7 @@ class PolicyConfig:
     """The policy: a built-in transformer trained here, or a model loaded from a path."""
 
     model: str = ""  # built-in checkpoint dir or HF model dir; empty: train a built-in model on the world
+    generation_backend: Literal["auto", "vllm"] = "auto"  # sampling and rollouts: quartet/transformers, or vLLM (GPU)
     dim: int = 64  # built-in width
     n_layers: int = 2  # built-in depth
     n_heads: int = 4  # built-in heads

@@ -131,8 +131,13 @@ def stage_sft(cfg: PipelineConfig, run: RunDir) -> None:
 
 def _policy_or_ray(cfg: PipelineConfig, run: RunDir) -> tuple[LanguageModel | None, RaySpec | None]:
     """The policy loaded here, or (with ``rollout.ray``) a Ray spec whose workers each load it."""
+    backend = cfg.policy.generation_backend
     if cfg.rollout.ray:
-        return None, RaySpec(cfg.rollout.ray, str(run.path / "policy"), cfg.rollout.ray_workers)
+        return None, RaySpec(cfg.rollout.ray, str(run.path / "policy"), cfg.rollout.ray_workers, backend)
+    if backend == "vllm":
+        from quartet.lm.backends import load_lm
+
+        return load_lm(run.path / "policy", backend="vllm"), None
     return load_policy(run.path / "policy"), None
 
 

@@ -77,11 +77,11 @@ def generate_chunk(lm: LanguageModel, chunk: list[Unit], n: int, cfg: SampleConf
             for record in make_records(unit, completions)]
 
 
-def _ray_worker(model_dir: str, **options: Any) -> Callable[[list[list[Unit]]], list[dict[str, Any]]]:
+def _ray_worker(model_dir: str, backend: str, **options: Any) -> Callable[[list[list[Unit]]], list[dict[str, Any]]]:
     """Runs inside a Ray actor: load the policy there; a shard is a list of whole chunks."""
     from quartet.lm.backends import load_lm
 
-    lm = load_lm(model_dir)
+    lm = load_lm(model_dir, backend=backend)
     return lambda shard: [r for chunk in shard for r in generate_chunk(lm, chunk, **options)]
 
 
@@ -96,7 +96,7 @@ def _run_chunks(units: Sequence[Unit], store: AppendOnlyJsonl, lm: LanguageModel
 
         # One chunk per shard: the same membership and seeds as in one process, so the same records.
         run_on_ray(todo, out=store, shard_size=1, workers=ray.workers, address=ray.init_address,
-                   make_processor=functools.partial(_ray_worker, ray.model_dir, n=n, cfg=cfg,
+                   make_processor=functools.partial(_ray_worker, ray.model_dir, ray.backend, n=n, cfg=cfg,
                                                     make_records=make_records, skip=done))
         return sum(len(c) for c in todo)
     bar = progress_bar(len(units), desc=desc, unit="prefix")

@@ -6,21 +6,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from quartet.lm.protocol import LanguageModel
+from quartet.lm.protocol import LanguageModel, context_limit
 from quartet.lm.scoring import right_pad
 from quartet.prm.prm_model import RewardTokens, ValueHeadPRM, prm_text, tokenizer_tag
 
 # (prompts, steps per solution) -> P(+) per step per solution
 Scorer = Callable[[Sequence[str], Sequence[Sequence[str]]], list[list[float]]]
-
-
-def context_limit(lm: LanguageModel) -> int | None:
-    """The longest input the model takes (built-in ``max_seq_len``, HF ``max_position_embeddings``), if known."""
-    cfg = getattr(lm.module, "cfg", None)
-    if cfg is not None and hasattr(cfg, "max_seq_len"):
-        return int(cfg.max_seq_len)
-    hf_cfg = getattr(getattr(lm.module, "model", None), "config", None)
-    return getattr(hf_cfg, "max_position_embeddings", None)
 
 
 def check_context(lm: LanguageModel, texts: Sequence[str], index: Sequence[int]) -> None:

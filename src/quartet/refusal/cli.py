@@ -31,6 +31,8 @@ def _config(args: argparse.Namespace):
     overrides = list(args.overrides)
     if getattr(args, "model", None):
         overrides.append(f"base.model={args.model}")
+    if getattr(args, "backend", None):
+        overrides.append(f"base.generation_backend={args.backend}")
     if getattr(args, "ray", None):
         overrides.append(f"probe.ray={args.ray}")
     args.overrides = overrides
@@ -63,5 +65,7 @@ def register(subparsers, name: str, help_text: str) -> None:
         add_config_args(v, DEFAULT_CONFIG)
         v.add_argument("--model", help="base model: a built-in checkpoint dir or a Hugging Face model dir")
         if verb in ("probe", "pipeline"):
+            v.add_argument("--backend", choices=["auto", "vllm"],
+                           help="generation engine: auto (quartet's own or transformers) or vllm (GPU, quartet[vllm])")
             v.add_argument("--ray", metavar="ADDRESS",
                            help="probe and sample on a Ray cluster (e.g. auto, ray://head:10001); one model per worker")

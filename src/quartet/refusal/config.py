@@ -57,6 +57,7 @@ class BaseConfig:
     """The base model: a built-in transformer pretrained here on the world, or a model from a path."""
 
     model: str = ""  # built-in checkpoint dir or HF model dir; empty: pretrain a built-in model on the world
+    generation_backend: Literal["auto", "vllm"] = "auto"  # probing and sampling: quartet/transformers, or vLLM (GPU)
     tokenizer: Literal["word", "bpe"] = "word"  # built-in tokenizer kind
     dim: int = 64  # built-in width
     n_layers: int = 2  # built-in depth

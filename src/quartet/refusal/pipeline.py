@@ -28,6 +28,7 @@ from quartet.core.ray_shards import RaySpec
 from quartet.core.records import write_jsonl
 from quartet.core.runs import RunDir, open_run, runs_root
 from quartet.core.seeding import seed_everything
+from quartet.lm.backends import load_lm
 from quartet.lm.protocol import LanguageModel
 from quartet.refusal.build import (
     METHODS,
@@ -190,8 +191,9 @@ def stage_probe(cfg: RefusalConfig, run: RunDir) -> None:
     p = cfg.probe
     model_dir = base_model_dir(cfg, run)
     # On a Ray cluster each worker loads its own model; none is needed here.
-    ray = RaySpec(p.ray, str(model_dir), p.ray_workers) if p.ray else None
-    lm = None if ray else load_model(model_dir)
+    backend = cfg.base.generation_backend
+    ray = RaySpec(p.ray, str(model_dir), p.ray_workers, backend) if p.ray else None
+    lm = None if ray else load_lm(model_dir, backend=backend)
     train = load_items_jsonl(run.path / "data" / "train.jsonl")
     records = probe(lm, train, run.path / "probe" / "probe.jsonl", p.batch_size, p.max_new_tokens, p.match, ray)
     if "rtuning_u" in cfg.tune.methods:

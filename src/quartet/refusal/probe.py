@@ -110,11 +110,11 @@ def sample_records(lm: LanguageModel, batch: list[QAItem], k: int, temperature: 
     return [{"id": it.id, "samples": s} for it, s in zip(batch, samples, strict=True)]
 
 
-def _worker(model_dir: str, records: Callable[..., list[dict[str, Any]]], options: dict[str, Any]):
+def _worker(model_dir: str, backend: str, records: Callable[..., list[dict[str, Any]]], options: dict[str, Any]):
     """Runs inside a Ray actor: load the model there, return the batch processor."""
     from quartet.lm.backends import load_lm
 
-    return functools.partial(records, load_lm(model_dir), **options)
+    return functools.partial(records, load_lm(model_dir, backend=backend), **options)
 
 
 def run_batched(items: Sequence[QAItem], path: Path, lm: LanguageModel | None,
@@ -132,7 +132,7 @@ def run_batched(items: Sequence[QAItem], path: Path, lm: LanguageModel | None,
         from quartet.core.ray_shards import run_on_ray  # ray is imported only when asked for
 
         run_on_ray(todo, out=store, shard_size=batch_size, workers=ray.workers, address=ray.init_address,
-                   make_processor=functools.partial(_worker, ray.model_dir, records, options))
+                   make_processor=functools.partial(_worker, ray.model_dir, ray.backend, records, options))
         return {r["id"]: r for r in store.records()}
     bar = progress_bar(len(todo), desc=desc, unit="q")
     for start in range(0, len(todo), batch_size):
