@@ -21,11 +21,12 @@ class DataConfig:
     """Where training patches come from and how they are corrupted."""
 
     data_root: str = ""  # "" = $QUARTET_DATA/denoise, else ../shared/data/denoise
-    train_source: Literal["builtin", "clean", "pairs"] = "builtin"  # procedural images, clean folders + noise, real pairs
-    clean_dirs: tuple[str, ...] = ()  # train_source=clean: folders of clean images
-    pairs_dir: str = ""  # train_source=pairs: folder of noisy/clean pairs
-    train_names: tuple[str, ...] = ()  # train_source=pairs: pair names to train on (empty: all)
-    max_images: int = 0  # use at most this many training images (0: all)
+    # builtin: procedural images + noise; clean: clean_dirs + noise; pairs: real pairs; mixed: pairs and clean_dirs
+    train_source: Literal["builtin", "clean", "pairs", "mixed"] = "builtin"
+    clean_dirs: tuple[str, ...] = ()  # train_source=clean/mixed: folders of clean images
+    pairs_dir: str = ""  # train_source=pairs/mixed: folder of noisy/clean pairs
+    train_names: tuple[str, ...] = ()  # train_source=pairs/mixed: pair names to train on (empty: all)
+    max_images: int = 0  # use at most this many pairs, and this many clean images (0: all)
     builtin_count: int = 16  # train_source=builtin: number of procedural images
     builtin_size: int = 96  # train_source=builtin: their side in pixels
     noise: Literal["camera", "gaussian", "poisson_gaussian"] = "camera"  # synthetic noise on clean images
@@ -47,6 +48,8 @@ class EvalSet:
     names: tuple[str, ...] = ()  # pairs to use, in order (empty: all)
     limit: int = 0  # at most this many pairs (0: all)
     crop: int = 0  # centre crop side for speed (0: whole image)
+    noise: Literal["", "gaussian", "camera"] = ""  # "": real pairs; else clean images + this noise (fixed seed)
+    sigma: float = 25.0  # noise=gaussian: σ in 0-255 units
 
 
 @dataclass(frozen=True)

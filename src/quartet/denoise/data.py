@@ -217,6 +217,15 @@ def random_crop_pair(noisy: torch.Tensor, clean: torch.Tensor, size: int) -> tup
     return noisy.contiguous(), clean.contiguous()
 
 
+def match_channels(arr: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, C) -> (H, W, channels): grey repeated to RGB, or RGB averaged to grey."""
+    if arr.shape[-1] == channels:
+        return arr
+    if channels == 3:
+        return np.repeat(arr, 3, axis=-1)
+    return arr.mean(axis=-1, keepdims=True)
+
+
 def to_tensor(arr: np.ndarray) -> torch.Tensor:
     """(H, W, C) array -> (C, H, W) float32 tensor."""
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float()

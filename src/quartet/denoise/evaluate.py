@@ -20,9 +20,19 @@ import torch
 from torch import nn
 
 from quartet.core.io import atomic_write_json
+from quartet.denoise import noise as noise_models
 from quartet.denoise.baselines import LICENCE_NOTES, available_baselines
-from quartet.denoise.config import DenoiseConfig, EvalConfig, resolve
-from quartet.denoise.data import builtin_clean_images, find_pairs, load_pair, to_array, to_tensor
+from quartet.denoise.config import DenoiseConfig, EvalConfig, EvalSet, resolve
+from quartet.denoise.data import (
+    builtin_clean_images,
+    clean_images,
+    find_pairs,
+    load_image,
+    load_pair,
+    match_channels,
+    to_array,
+    to_tensor,
+)
 from quartet.denoise.metrics import mean_by, psnr, ssim, write_csv
 from quartet.denoise.noise import camera_like
 from quartet.denoise.tiling import tiled_denoise
@@ -58,6 +68,35 @@ def synthetic_set(cfg: EvalConfig, channels: int) -> list[Sample]:
     return samples
 
 
+def real_pair_set(spec: EvalSet, folder: Path, channels: int) -> list[Sample]:
+    samples = []
+    for pair in find_pairs(folder, list(spec.names) or None)[: spec.limit or None]:
+        noisy, clean = load_pair(pair)
+        if noisy.shape[-1] != channels:
+            raise ValueError(f"{pair.noisy}: {noisy.shape[-1]} channels, the model takes {channels}")
+        samples.append(Sample(pair.name, _centre_crop(noisy, spec.crop), _centre_crop(clean, spec.crop)))
+    return samples
+
+
+def synthetic_noise_set(spec: EvalSet, folder: Path, channels: int) -> list[Sample]:
+    """Clean images of ``folder`` (grey ones repeated to RGB) with noise from a fixed generator."""
+    gen = torch.Generator().manual_seed(SYNTHETIC_SEED)
+    paths = clean_images(folder)
+    if spec.names:
+        by_stem = {p.stem: p for p in paths}
+        missing = [n for n in spec.names if n not in by_stem]
+        if missing:
+            raise ValueError(f"{folder}: images not found: {missing[:5]}")
+        paths = [by_stem[n] for n in spec.names]
+    samples = []
+    for path in paths[: spec.limit or None]:
+        clean = _centre_crop(match_channels(load_image(path), channels), spec.crop)
+        x = to_tensor(clean)
+        noisy_t = noise_models.gaussian(x, spec.sigma, gen) if spec.noise == "gaussian" else camera_like(x, generator=gen)
+        samples.append(Sample(path.stem, to_array(noisy_t), clean))
+    return samples
+
+
 def load_eval_sets(cfg: DenoiseConfig) -> dict[str, list[Sample]]:
     """Set name -> samples: the synthetic set (if any) then every configured real set found."""
     sets: dict[str, list[Sample]] = {}
@@ -68,14 +107,8 @@ def load_eval_sets(cfg: DenoiseConfig) -> dict[str, list[Sample]]:
         if not folder.is_dir():
             log.warning("eval set %s skipped: %s not found", spec.name, folder)
             continue
-        pairs = find_pairs(folder, list(spec.names) or None)[: spec.limit or None]
-        samples = []
-        for pair in pairs:
-            noisy, clean = load_pair(pair)
-            if noisy.shape[-1] != cfg.model.channels:
-                raise ValueError(f"{pair.noisy}: {noisy.shape[-1]} channels, the model takes {cfg.model.channels}")
-            samples.append(Sample(pair.name, _centre_crop(noisy, spec.crop), _centre_crop(clean, spec.crop)))
-        sets[spec.name] = samples
+        sets[spec.name] = synthetic_noise_set(spec, folder, cfg.model.channels) if spec.noise else \
+            real_pair_set(spec, folder, cfg.model.channels)
     return sets
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,6 +25,7 @@ from quartet.denoise.data import (
     find_pairs,
     load_image,
     load_pair,
+    match_channels,
     random_crop_pair,
     to_tensor,
 )
@@ -84,31 +84,25 @@ def build_corruption(cfg: DataConfig) -> Corrupt:
     return lambda x: noise_models.camera_like(x, cfg.camera)
 
 
-def _grey_or_rgb(arr: np.ndarray, channels: int) -> np.ndarray:
-    if arr.shape[-1] == channels:
-        return arr
-    if channels == 3:
-        return np.repeat(arr, 3, axis=-1)
-    return arr.mean(axis=-1, keepdims=True)
-
-
 def build_train_dataset(cfg: DataConfig, channels: int) -> PatchDataset:
     """The training set named by ``cfg.train_source``; images smaller than a patch are skipped."""
     sources: list[tuple[torch.Tensor | None, torch.Tensor]] = []
     if cfg.train_source == "builtin":
         for img in builtin_clean_images(cfg.builtin_count, cfg.builtin_size, cfg.seed):
-            sources.append((None, to_tensor(_grey_or_rgb(img, channels))))
-    elif cfg.train_source == "clean":
-        if not cfg.clean_dirs:
-            raise ValueError("data.train_source=clean needs data.clean_dirs")
-        paths = [p for d in cfg.clean_dirs for p in clean_images(resolve(cfg, d))]
-        for path in paths[: cfg.max_images or None]:
-            sources.append((None, to_tensor(_grey_or_rgb(load_image(path), channels))))
-    else:
+            sources.append((None, to_tensor(match_channels(img, channels))))
+    if cfg.train_source in ("pairs", "mixed"):
+        if not cfg.pairs_dir:
+            raise ValueError(f"data.train_source={cfg.train_source} needs data.pairs_dir")
         pairs = find_pairs(resolve(cfg, cfg.pairs_dir), list(cfg.train_names) or None)
         for pair in pairs[: cfg.max_images or None]:
             noisy, clean = load_pair(pair)
-            sources.append((to_tensor(_grey_or_rgb(noisy, channels)), to_tensor(_grey_or_rgb(clean, channels))))
+            sources.append((to_tensor(match_channels(noisy, channels)), to_tensor(match_channels(clean, channels))))
+    if cfg.train_source in ("clean", "mixed"):
+        if not cfg.clean_dirs:
+            raise ValueError(f"data.train_source={cfg.train_source} needs data.clean_dirs")
+        paths = [p for d in cfg.clean_dirs for p in clean_images(resolve(cfg, d))]
+        for path in paths[: cfg.max_images or None]:
+            sources.append((None, to_tensor(match_channels(load_image(path), channels))))
     kept = [s for s in sources if min(s[1].shape[-2:]) >= cfg.patch]
     if len(kept) < len(sources):
         log.warning("skipped %d training images smaller than the %d-pixel patch", len(sources) - len(kept), cfg.patch)
