@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from ip_helpers import toy_messages  # noqa: F401  (re-exported for older tests)
 
-from quartet.infopattern.messages import Message
+from quartet.core.trainer import TrainConfig
+from quartet.infopattern.switch import LMSwitch, hidden_dim, message_prompt, train_switch
+from quartet.lm.builtin import BuiltinLM
+from quartet.lm.model import ModelConfig
+from quartet.lm.tokenizer import Tokenizer
+from quartet.lm.training import train_lm
 
 SOCIAL = Path(os.environ.get("QUARTET_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "social"
 
@@ -19,12 +25,19 @@ def social_root() -> Path:
     return SOCIAL
 
 
-def toy_messages(n_per_side: int = 12) -> list[Message]:
-    """Two clearly separable sides on one target, for fast detector tests."""
-    pro = ["cats are wonderful loving pets", "i love cats they are great", "cats make life better and happy"]
-    con = ["cats are terrible awful pets", "i hate cats they are bad", "cats ruin life and make it sad"]
-    out = []
-    for i in range(n_per_side):
-        out.append(Message(id=f"p{i}", text=pro[i % 3], stance="pro", community="pro", target="cats"))
-        out.append(Message(id=f"c{i}", text=con[i % 3], stance="con", community="con", target="cats"))
-    return out
+@pytest.fixture(scope="session")
+def trained_switch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("switch")
+    messages = toy_messages(12)
+    pairs = [(message_prompt(m), " " + m.text) for m in messages]
+    tok = Tokenizer.train([p + t for p, t in pairs], kind="word")
+    lm = BuiltinLM.create(ModelConfig(vocab_size=tok.vocab_size, dim=32, n_layers=2, n_heads=4, max_seq_len=64),
+                          tok, seed=0)
+    (root / "lm").mkdir()
+    train_lm(lm, pairs, TrainConfig(steps=30, batch_size=8, lr=1e-2, warmup_steps=2, log_every=100), root / "lm")
+    lm.save(root / "model")
+    sw = LMSwitch(hidden_dim(lm), rank=4, seed=1)
+    train_switch(lm, sw, messages, TrainConfig(steps=40, batch_size=8, lr=3e-2, warmup_steps=2, weight_decay=0.0),
+                 root / "switch_run")
+    sw.save(root / "switch", {"template": "topic : {target} . message :"})
+    return root, lm, sw

@@ -59,7 +59,8 @@ def write_detector_json(directory: Path, kind: str, params: dict[str, Any], lear
     atomic_write_json(directory / "detector.json", {"kind": kind, "params": params, "learned": learned})
 
 
-def read_detector_json(directory: Path | str) -> dict[str, Any]:
+def read_detector_json(directory: Path | str, kind: str | None = None) -> dict[str, Any]:
+    """``detector.json`` of a saved detector, checked; with ``kind``, it must hold that kind."""
     path = Path(directory) / "detector.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: {directory} is not a saved stance detector")
@@ -67,4 +68,6 @@ def read_detector_json(directory: Path | str) -> dict[str, Any]:
     for key in ("kind", "params", "learned"):
         if key not in meta:
             raise ValueError(f"{path}: field {key!r} missing")
+    if kind is not None and meta["kind"] != kind:
+        raise ValueError(f"{directory} holds a {meta['kind']!r} detector, not {kind!r}")
     return meta

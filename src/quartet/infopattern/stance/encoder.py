@@ -176,9 +176,7 @@ class EncoderStance:
     @classmethod
     def load(cls, directory: Path | str) -> EncoderStance:
         directory = Path(directory)
-        meta = read_detector_json(directory)
-        if meta["kind"] != cls.kind:
-            raise ValueError(f"{directory} holds a {meta['kind']!r} detector, not {cls.kind!r}")
+        meta = read_detector_json(directory, cls.kind)
         self = cls(**meta["params"])
         self.classes_ = list(meta["learned"]["classes_"])
         self.finetuned_ = bool(meta["learned"]["finetuned_"])

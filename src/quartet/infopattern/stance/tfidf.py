@@ -102,8 +102,11 @@ class TfidfStance:
     def save(self, directory: Path | str) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        save_file({"coef": self.coef_, "intercept": self.intercept_, "idf_word": self.word_.idf_.astype(np.float64),
-                   "idf_char": self.char_.idf_.astype(np.float64)}, str(directory / "tfidf.safetensors"))
+        arrays = {"coef": self.coef_, "intercept": self.intercept_, "idf_word": self.word_.idf_.astype(np.float64),
+                  "idf_char": self.char_.idf_.astype(np.float64)}
+        # safetensors writes the raw buffer: a Fortran-ordered array (sklearn's multi-class coef_) must be
+        # made C-contiguous first, or it loads back scrambled.
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(directory / "tfidf.safetensors"))
         vocab = {
             "word": {k: int(v) for k, v in self.word_.vocabulary_.items()},
             "char": {k: int(v) for k, v in self.char_.vocabulary_.items()},
@@ -112,9 +115,7 @@ class TfidfStance:
 
     @classmethod
     def load(cls, directory: Path | str) -> TfidfStance:
-        meta = read_detector_json(directory)
-        if meta["kind"] != cls.kind:
-            raise ValueError(f"{directory} holds a {meta['kind']!r} detector, not {cls.kind!r}")
+        meta = read_detector_json(directory, cls.kind)
         self = cls(**meta["params"])
         arrays = load_file(str(Path(directory) / "tfidf.safetensors"))
         vocab = meta["learned"]["vocabulary"]
