@@ -163,13 +163,14 @@ def test_upload_names_cannot_escape_the_data_folder(client, services, tmp_path):
 
 
 def test_pages_docs_and_vendor_files(client):
-    for url in ("/", "/infopattern/stance", "/infopattern/redteam", "/infopattern/graph", "/infopattern/data"):
+    for url in ("/", "/infopattern/stance", "/infopattern/redteam", "/infopattern/graph", "/infopattern/data",
+                "/prm", "/refusal", "/denoise"):
         r = client.get(url)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), url
         assert "script-src 'self'" in r.headers["content-security-policy"]
         assert "<script>" not in r.text  # no inline scripts anywhere
     assert [p["title"] for p in client.get("/api/pages").json()] == [
-        "Stance", "Red teaming", "Propagation graph", "Your data"]
+        "Stance", "Red teaming", "Propagation graph", "Your data", "PRM", "Refusal", "Denoise"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/vendor/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
     paths = client.get("/openapi.json").json()["paths"]

@@ -3,73 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 
-import pytest
-import uvicorn
 from webfakes import XSS
+from webpage import SKIP, wait_js
 
-from quartet.web.app import create_app, node_modules
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists() and not shutil.which("chromium"),
-                       reason="Debian chromium is not installed (apt-get install chromium; .ci/run does it)"),
-    pytest.mark.skipif(not (node_modules() / "cytoscape").is_dir(), reason="node_modules missing: run `npm ci`"),
-]
-
-
-def wait_js(page, expression: str, timeout: float = 20.0) -> None:
-    """Poll ``expression`` with evaluate (page.wait_for_function needs eval, which the app's CSP forbids)."""
-    end = time.time() + timeout
-    while not page.evaluate(expression):
-        if time.time() > end:
-            raise AssertionError(f"timed out waiting for {expression}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(services):
-    port = free_port()
-    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    end = time.time() + 20
-    while not srv.started:
-        if time.time() > end:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-                                    args=ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.errors = errors
-        yield pg
-        browser.close()
+pytestmark = SKIP
 
 
 def test_stance_page_chart_evidence_and_escaping(page, server, tmp_path):
@@ -192,11 +130,12 @@ def test_data_page_upload_progress_then_explore(page, server, tmp_path):
 
 def test_home_and_api_docs_pages_render_without_a_network(page, server, tmp_path):
     page.goto(f"{server}/")
-    wait_js(page, "document.querySelectorAll('header nav a').length === 5")
+    wait_js(page, "document.querySelectorAll('header nav a').length === 8")
     assert page.locator("header nav a").all_inner_texts() == ["Stance", "Red teaming", "Propagation graph",
-                                                              "Your data", "API"]
+                                                              "Your data", "PRM", "Refusal", "Denoise", "API"]
     page.goto(f"{server}/docs")  # Swagger UI from node_modules, not a CDN
     page.wait_for_selector("text=infopattern: propagation graphs", timeout=20_000)
-    assert page.locator(".opblock").count() == 10
+    page.wait_for_selector("text=denoise: photos")
+    assert page.locator(".opblock").count() == 17  # 16 system operations and /api/pages
     page.screenshot(path=str(tmp_path / "docs.png"))
     assert page.errors == []

@@ -2,7 +2,7 @@
 
 Each system contributes a subpackage with ``ROUTERS`` (its APIs, one per capability) and
 ``PAGES`` (URL -> static page); this module includes them, so adding PRM or denoising pages
-is one more import in ``SYSTEMS``. Browser libraries are served from ``node_modules`` (npm
+is one more import in ``SYSTEMS`` (InfoPattern, PRM, refusal and denoising today). Browser libraries are served from ``node_modules`` (npm
 packages installed by the setup) under ``/vendor``, only the files named in ``VENDOR``.
 
 Security: pages set a Content-Security-Policy without inline scripts (all page code is in
@@ -23,13 +23,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from quartet.web import infopattern
+from quartet.web import denoise, infopattern, prm, refusal
 from quartet.web.jobs import JobManager
 from quartet.web.services import Services, load_services
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-SYSTEMS = {"infopattern": infopattern}
+SYSTEMS = {"infopattern": infopattern, "prm": prm, "refusal": refusal, "denoise": denoise}
 # URL name -> path inside node_modules.
 VENDOR = {
     "cytoscape.min.js": "cytoscape/dist/cytoscape.min.js",
@@ -50,13 +50,15 @@ def node_modules() -> Path:
 
 def create_app(
     runs: Path | None = None, data_dir: Path | None = None, services: Services | None = None,
-    stance_dir: Path | None = None, switch_dir: Path | None = None,
+    stance_dir: Path | None = None, switch_dir: Path | None = None, picks: dict[str, Path | None] | None = None,
 ) -> FastAPI:
-    """The app. Pass ``services`` to inject models (tests); else they are loaded from ``runs`` at startup."""
+    """The app. Pass ``services`` to inject models (tests); else they are loaded from ``runs`` at startup
+    (``picks``: ``{"prm" | "refusal" | "denoise": run folder}`` instead of the first one found)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        svc = services or load_services(runs, (data_dir or Path("runs/web")).resolve(), stance_dir, switch_dir)
+        svc = services or load_services(runs, (data_dir or Path("runs/web")).resolve(), stance_dir, switch_dir,
+                                            picks)
         svc.data_dir = Path(svc.data_dir).resolve()
         svc.jobs = svc.jobs or JobManager(svc)
         app.state.services = svc

@@ -3,7 +3,8 @@
 Models are loaded once in the app's ``lifespan`` (``load_services``) and reach the routes
 through ``Depends(get_...)``, so tests replace them with ``app.dependency_overrides`` or by
 passing ``Services`` to ``create_app``. The interfaces below are what the pages need; the
-adapters wrap the InfoPattern library objects into them.
+adapters wrap the InfoPattern library objects into them. The PRM, refusal and denoise
+interfaces and adapters live in ``quartet.web.<system>.models``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ class Services:
     max_upload_bytes: int = 5 * 1024 * 1024
     max_upload_messages: int = 5000
     jobs: Any = None  # quartet.web.jobs.JobManager, created by the app
+    prm: Any = None  # quartet.web.prm.models.PRMModel
+    refusal: Any = None  # quartet.web.refusal.models.RefusalModel
+    denoise: Any = None  # quartet.web.denoise.models.DenoiseModel
+    max_image_bytes: int = 10 * 1024 * 1024  # denoise uploads
+    max_image_pixels: int = 4_000_000  # denoise uploads (CPU time grows with the pixels)
+    # system -> why its model is missing (what the page says); set by load_services
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 def _services(request: Request) -> Services:
@@ -119,6 +127,36 @@ def get_redteam(request: Request) -> RedTeamModel:
     return model
 
 
+# What each page says when its system has no usable run under --runs.
+HOW_TO_RUN = {
+    "prm": "`quartet prm pipeline --config configs/prm/tiny.yaml` (or `make demo`)",
+    "refusal": "`quartet refusal pipeline --config configs/refusal/tiny.yaml` (or `make demo`)",
+    "denoise": "`quartet denoise train --config configs/denoise/tiny.yaml` (or `make demo`)",
+}
+TITLES = {"prm": "PRM", "refusal": "refusal", "denoise": "denoising"}
+
+
+def _system(request: Request, name: str) -> Any:
+    services = _services(request)
+    model = getattr(services, name)
+    if model is None:
+        why = services.missing.get(name, f"no finished {TITLES[name]} run was found")
+        raise HTTPException(503, f"{why}. Run {HOW_TO_RUN[name]}, then restart `quartet serve --runs <that folder>`.")
+    return model
+
+
+def get_prm(request: Request) -> Any:
+    return _system(request, "prm")
+
+
+def get_refusal(request: Request) -> Any:
+    return _system(request, "refusal")
+
+
+def get_denoise(request: Request) -> Any:
+    return _system(request, "denoise")
+
+
 def get_graphs(request: Request) -> GraphStore:
     return _services(request).graphs
 
@@ -139,11 +177,36 @@ def load_graphs(runs: Path, store: GraphStore) -> None:
             store.add(rel.replace("/artifacts/", "/").replace("/", "."), data, f"{run_name}: {path.stem}")
 
 
+def load_run_models(services: Services, runs: Path | None, picks: dict[str, Path | None]) -> None:
+    """The PRM, refusal and denoise models: from ``picks[system]`` (a run folder) when given, else
+    the first finished run of that system under ``runs``. A failure is logged and kept in
+    ``services.missing`` for the page; the other systems still load."""
+    from quartet.web.denoise.models import TiledDenoiser, find_denoise_run
+    from quartet.web.prm.models import PRMRun, find_prm_run
+    from quartet.web.refusal.models import RefusalRun, find_refusal_run
+
+    systems = {"prm": (find_prm_run, PRMRun.load), "refusal": (find_refusal_run, RefusalRun.load),
+               "denoise": (find_denoise_run, TiledDenoiser.load)}
+    where = f"under {runs}" if runs is not None else "(no --runs folder)"
+    for name, (find, load) in systems.items():
+        folder = picks.get(name) or (find(runs) if runs is not None and runs.is_dir() else None)
+        if folder is None:
+            services.missing[name] = f"no finished {TITLES[name]} run was found {where}"
+            continue
+        try:
+            setattr(services, name, load(folder, runs))
+        except Exception as err:  # a broken run must not stop the app: its page says so
+            log.exception("cannot load the %s run %s", name, folder)
+            services.missing[name] = f"the {TITLES[name]} run {folder.name} could not be loaded ({type(err).__name__})"
+
+
 def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = None,
-                  switch_dir: Path | None = None) -> Services:
-    """Load what the run folder holds: graphs, the first saved stance detector (or ``stance_dir``) and
-    the first saved LM-Switch with its base LM for red teaming (or ``switch_dir``)."""
+                  switch_dir: Path | None = None, picks: dict[str, Path | None] | None = None) -> Services:
+    """Load what the run folder holds: graphs, the first saved stance detector (or ``stance_dir``),
+    the first saved LM-Switch with its base LM for red teaming (or ``switch_dir``), and the
+    PRM / refusal / denoise models (``load_run_models``; ``picks`` names run folders)."""
     services = Services(data_dir=data_dir)
+    load_run_models(services, runs, picks or {})
     if runs is None or not runs.is_dir():
         return services
     load_graphs(runs, services.graphs)

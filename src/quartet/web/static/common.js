@@ -43,6 +43,14 @@ const Q = {
 
   showError(box, err) { box.textContent = err ? String(err.message || err) : ""; },
 
+  // A score in [0, 1] as a chip coloured from red (0) through yellow to green (1).
+  scoreColour(p) { return `hsl(${Math.round(Math.max(0, Math.min(1, p)) * 120)}, 75%, 82%)`; },
+  scoreChip(p) {
+    const chip = Q.el("span", { class: "score", text: p.toFixed(2), "data-score": String(p) });
+    chip.style.background = Q.scoreColour(p);
+    return chip;
+  },
+
   // format(value) -> the text above a bar (default: two decimals).
   barChart(container, labels, values, format = (v) => v.toFixed(2)) {
     container.replaceChildren();
