@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from quartet.cli import main
 
@@ -17,7 +18,15 @@ def _by_key(path: Path, key: str) -> dict:
 
 def test_labels_on_ray_equal_one_process(tmp_path):
     local, sharded = tmp_path / "local", tmp_path / "ray"
-    assert main(["prm", "label", "--config", str(TEST_CFG), f"run_dir={local}"]) == 0
+    # Ray workers run torch on one thread. Matmuls split across another number of threads sum in
+    # another order, and a last-bit difference in a logit can move a sampled token, so the run
+    # compared against them uses one thread too: the claim is same seeds, same kernels, same labels.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["prm", "label", "--config", str(TEST_CFG), f"run_dir={local}"]) == 0
+    finally:
+        torch.set_num_threads(threads)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         assert main(["prm", "label", "--config", str(TEST_CFG), f"run_dir={sharded}", "--ray", "local"]) == 0
