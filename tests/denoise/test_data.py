@@ -36,6 +36,38 @@ def test_8bit_rgb_grey_and_16bit(tmp_path):
     np.testing.assert_allclose(load_image(tmp_path / "deep.png")[..., 0], sixteen / 65535, atol=1e-6)
 
 
+def test_16bit_rgb_and_rgba_png_read_at_full_precision(tmp_path, caplog):
+    png = pytest.importorskip("png")  # pypng, a dependency: writes the 16-bit files Pillow cannot
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 65536, (5, 7, 3), dtype=np.uint16)
+    rgb[0, 0] = [0, 65535, 257]  # extremes, and a value whose top byte equals its bottom byte
+    rgb[0, 1] = [1, 256, 65534]  # values that 8-bit truncation would merge
+    png.from_array(rgb.reshape(5, 21), "RGB;16").save(tmp_path / "deep.png")
+    out = load_image(tmp_path / "deep.png")
+    assert out.shape == (5, 7, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(np.round(out.astype(np.float64) * 65535).astype(np.uint16), rgb)  # exact
+    assert (rgb % 257 != 0).any()  # so an 8-bit read (v // 256 * 257) could not have matched
+
+    rgba = np.concatenate([rgb, np.full((5, 7, 1), 9, np.uint16)], axis=-1)
+    png.from_array(rgba.reshape(5, 28), "RGBA;16").save(tmp_path / "alpha.png")
+    with caplog.at_level(logging.WARNING):
+        out = load_image(tmp_path / "alpha.png")
+    np.testing.assert_array_equal(np.round(out.astype(np.float64) * 65535).astype(np.uint16), rgb)
+    assert "alpha channel dropped" in caplog.text
+
+    data = (tmp_path / "deep.png").read_bytes()
+    (tmp_path / "cut16.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut16.png: corrupt or truncated"):
+        load_image(tmp_path / "cut16.png")
+
+
+def test_16bit_colour_tiff_is_refused_not_truncated(tmp_path):
+    tifffile = pytest.importorskip("tifffile")  # installed with scikit-image
+    tifffile.imwrite(tmp_path / "deep.tif", np.full((4, 4, 3), 1000, np.uint16), photometric="rgb")
+    with pytest.raises(ImageError, match="16-bit colour TIFF"):
+        load_image(tmp_path / "deep.tif")
+
+
 def test_alpha_dropped_with_warning(tmp_path, caplog):
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., 0] = 200
@@ -117,6 +149,16 @@ def test_random_crop_pair_is_aligned_and_seeded():
     assert torch.equal(n1, n2)
     with pytest.raises(ImageError, match="smaller than the training patch"):
         random_crop_pair(noisy, clean, 11)
+
+
+def test_to_uint8_rounds_in_bands_like_whole_image_float64(monkeypatch):
+    import quartet.denoise.data as data
+
+    x = np.random.default_rng(0).uniform(-0.1, 1.1, (37, 5, 3)).astype(np.float32)
+    x[0, 0] = [0.5 / 255, 1.5 / 255, 254.5 / 255]  # half-way values
+    reference = np.clip(np.round(x.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    monkeypatch.setattr(data, "ROWS_PER_CHUNK", 4)  # several bands, the last one short
+    np.testing.assert_array_equal(to_uint8(x), reference)
 
 
 def test_builtin_images_and_save_roundtrip(tmp_path):

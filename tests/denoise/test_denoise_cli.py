@@ -1,13 +1,19 @@
 """Every ``quartet denoise`` verb, end to end on configs/denoise/test.yaml."""
 
 import json
+import os
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from quartet.cli import main
+from quartet.denoise.data import load_image, to_uint8
+from quartet.denoise.train import load_denoiser
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CFG = str(ROOT / "configs/denoise/test.yaml")
@@ -52,15 +58,43 @@ def test_eval_scores_model_and_baselines(trained, tmp_path, capsys):
 def test_run_denoises_a_photo_of_odd_size_and_grey(trained, tmp_path, capsys):
     rng = np.random.default_rng(0)
     for name, shape in (("rgb.png", (45, 70, 3)), ("grey.png", (33, 41))):
-        src, dst = tmp_path / name, tmp_path / f"out_{name}"
+        src = tmp_path / name
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(src)
-        assert main(["denoise", "run", str(src), "-o", str(dst), "--model", str(trained),
-                     "--tile", "32", "--overlap", "8"]) == 0
-        info = json.loads(capsys.readouterr().out)
-        assert (info["height"], info["width"]) == shape[:2]
-        with Image.open(dst) as im:
-            assert (im.height, im.width) == shape[:2]
-            assert im.mode == ("RGB" if len(shape) == 3 else "L")
+        for tiling, extra in (("exact", ["--tile", "48"]), ("blend", ["--tile", "32", "--overlap", "8"])):
+            dst = tmp_path / f"out_{tiling}_{name}"
+            assert main(["denoise", "run", str(src), "-o", str(dst), "--model", str(trained),
+                         "--tiling", tiling, *extra]) == 0
+            info = json.loads(capsys.readouterr().out)
+            assert (info["height"], info["width"]) == shape[:2] and info["tiling"] == tiling
+            with Image.open(dst) as im:
+                assert (im.height, im.width) == shape[:2]
+                assert im.mode == ("RGB" if len(shape) == 3 else "L")
+    # exact tiling (several 48-pixel tiles here) writes what the model gives on the whole image
+    model, _ = load_denoiser(trained)
+    image = load_image(tmp_path / "rgb.png")
+    with torch.inference_mode():
+        whole = model(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])[0].numpy().transpose(1, 2, 0)
+    written = np.asarray(Image.open(tmp_path / "out_exact_rgb.png"))
+    np.testing.assert_array_equal(written, to_uint8(whole.clip(0, 1)))
+
+
+def test_run_without_model_uses_the_most_recent_spa_model(trained, tmp_path, monkeypatch, capsys):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("QUARTET_RUNS", str(runs))
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(src)
+    assert main(["denoise", "run", str(src), "-o", str(dst)]) == 2  # the issue's literal command, no runs yet
+    assert "no trained spa denoiser" in capsys.readouterr().err and not dst.exists()
+    for age, name in ((300, "old-spa"), (200, "new-spa"), (100, "newest-ca")):
+        shutil.copytree(trained, runs / "denoise" / name)
+        for weights in (runs / "denoise" / name).glob("checkpoints/step_*/model.safetensors"):
+            os.utime(weights, (time.time() - age, time.time() - age))
+    ca_json = next((runs / "denoise" / "newest-ca").glob("checkpoints/step_*/model.json"))
+    ca_json.write_text(ca_json.read_text().replace('"spa"', '"ca"'))
+    assert main(["denoise", "run", str(src), "-o", str(dst)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["model"] == str(runs / "denoise" / "new-spa")
+    assert "new-spa" in captured.err and dst.is_file()
 
 
 def test_run_rejects_a_file_that_is_not_an_image(trained, tmp_path, capsys):

@@ -65,3 +65,20 @@ def test_bm3d_skipped_when_absent(monkeypatch):
     assert list(available_baselines(["noisy", "bm3d"])) == ["noisy"]
     with pytest.raises(ValueError, match="unknown baselines"):
         available_baselines(["median"])
+
+
+def test_bm3d_baseline_runs_when_installed():
+    pytest.importorskip("bm3d", reason="the optional bm3d extra (non-commercial licence) is not installed")
+    from quartet.denoise.baselines import LICENCE_NOTES, bm3d_denoise
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:40] / 40
+    clean = np.stack([0.3 + 0.4 * xx, 0.5 + 0.2 * np.sin(6 * yy), 0.6 * (xx > 0.5) + 0.2], axis=-1).astype(np.float32)
+    noisy = (clean + rng.normal(0, 0.08, clean.shape)).astype(np.float32)
+    assert "bm3d" in available_baselines(["noisy", "bm3d"])
+    out = bm3d_denoise(noisy)
+    assert out.shape == clean.shape and out.dtype == np.float32
+    assert np.abs(out - clean).mean() < 0.5 * np.abs(noisy - clean).mean()  # it denoises
+    grey = bm3d_denoise(noisy[..., :1])
+    assert grey.shape == (40, 40, 1) and np.abs(grey - clean[..., :1]).mean() < 0.5 * np.abs(noisy - clean)[..., :1].mean()
+    assert "non-commercial" in LICENCE_NOTES["bm3d"]

@@ -57,3 +57,27 @@ def test_jpeg_option_changes_output_and_keeps_shape():
     assert out.shape == clean.shape
     grey = jpeg(torch.rand(1, 16, 16), 50)
     assert grey.shape == (1, 16, 16)
+
+
+def test_camera_like_noise_std_grows_with_intensity_in_linear_space():
+    # the model's defining property: in the linearized raw-like space the noise variance is
+    # a * L + b^2 (shot + read), so its std grows with the signal L; checked at 4 flat levels
+    a, b = 4e-3, 1e-2
+    model = CameraNoise(shot=(a, a), read=(b, b))
+    g = torch.Generator().manual_seed(4)
+    stds, expected = [], []
+    for level in (0.1, 0.25, 0.45, 0.65):
+        clean = linear_to_srgb(torch.full((3, 128, 128), level))
+        noisy = camera_like(clean, model, g)
+        residual = srgb_to_linear(noisy) - level
+        assert abs(float(residual.mean())) < 0.004  # unbiased (little clipping at these levels)
+        stds.append(float(residual.std()))
+        expected.append(math.sqrt(a * level + b * b))
+    assert all(s1 < s2 for s1, s2 in zip(stds, stds[1:], strict=False))  # grows with intensity
+    for s, e in zip(stds, expected, strict=True):
+        assert abs(s - e) < 0.05 * e  # and matches sqrt(a L + b^2) (8-bit rounding adds < 1%)
+    # pure read noise (tiny shot gain) is flat in linear space: the growth above is the shot term
+    flat = CameraNoise(shot=(1e-8, 1e-8), read=(b, b))
+    lo = srgb_to_linear(camera_like(linear_to_srgb(torch.full((3, 128, 128), 0.25)), flat, g)) - 0.25
+    hi = srgb_to_linear(camera_like(linear_to_srgb(torch.full((3, 128, 128), 0.65)), flat, g)) - 0.65
+    assert abs(float(lo.std()) / float(hi.std()) - 1) < 0.1

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from quartet.denoise.exact_tiling import axis_windows
 from quartet.denoise.network import DenoiserConfig, build_denoiser
 from quartet.denoise.tiling import denoise_tensor, tile_starts, tiled_denoise
 
@@ -29,14 +30,56 @@ def test_tiled_equals_untiled_away_from_seams():
     assert np.abs(tiled - full)[~mask].max() > 1e-4
 
 
-def test_global_attention_tiles_differ_only_slightly():
+def _untiled(net, image, ensemble=False):
+    x = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
+    return denoise_tensor(net, x, ensemble)[0].numpy().transpose(1, 2, 0)
+
+
+@pytest.mark.parametrize(
+    "attention,levels,noise_branch",
+    [("none", 1, False), ("ca", 1, False), ("spa", 1, False), ("spa", 2, False), ("spa", 3, False),
+     ("spa", 2, True), ("spa_bands", 2, False)],
+)
+def test_exact_tiling_equals_untiled_with_attention(attention, levels, noise_branch):
     torch.manual_seed(0)
+    net = build_denoiser(DenoiserConfig(width=8, blocks=2, attention=attention, levels=levels, reduction=2,
+                                        noise_branch=noise_branch))
+    # 203 x 317 is no multiple of 8: the whole-image padding is tiled too
+    image = np.random.default_rng(0).uniform(size=(203, 317, 3)).astype(np.float32)
+    tile = 112
+    m = net.multiple
+    rows = axis_windows(-(-203 // m) * m, tile, net.tile_margin(), m)
+    cols = axis_windows(-(-317 // m) * m, tile, net.tile_margin(), m)
+    assert len(rows) >= 3 and len(cols) >= 4  # several tiles wide and high
+    full = _untiled(net, image)
+    exact = tiled_denoise(net, image, tile=tile, exact=True)
+    assert np.abs(exact - full).max() < 1e-4  # everywhere, seams included
+    # per-tile statistics (the blended mode) do differ: the comparison can fail
+    assert np.abs(tiled_denoise(net, image, tile=tile, overlap=32) - full).max() > 1e-3
+
+
+def test_exact_tiling_ensemble_equals_untiled_ensemble():
+    torch.manual_seed(1)
     net = build_denoiser(DenoiserConfig(width=8, blocks=1, attention="spa", levels=2, reduction=2))
-    image = np.random.default_rng(1).uniform(size=(100, 120, 3)).astype(np.float32)
-    full = denoise_tensor(net, torch.from_numpy(image.transpose(2, 0, 1))[None])[0].numpy().transpose(1, 2, 0)
-    tiled = tiled_denoise(net, image, tile=64, overlap=32)
-    assert tiled.shape == image.shape
-    assert np.abs(tiled - full).mean() < 0.05
+    image = np.random.default_rng(1).uniform(size=(90, 150, 3)).astype(np.float32)
+    full = _untiled(net, image, ensemble=True)
+    exact = tiled_denoise(net, image, tile=72, ensemble=True, exact=True)
+    assert np.abs(exact - full).max() < 1e-4
+    assert np.abs(full - _untiled(net, image)).max() > 1e-3  # the ensemble is not a no-op
+
+
+def test_axis_windows_partition_on_the_grid():
+    for length, tile, margin, multiple in [(208, 112, 40, 8), (320, 100, 16, 4), (57, 20, 4, 1), (64, 64, 8, 8)]:
+        windows = axis_windows(length, tile, margin, multiple)
+        cores = [(c0, c1) for _, _, c0, c1 in windows]
+        assert cores[0][0] == 0 and cores[-1][1] == length
+        assert all(a[1] == b[0] for a, b in zip(cores, cores[1:], strict=False))  # no gap, no overlap
+        for t0, t1, c0, c1 in windows:
+            assert t1 - t0 <= tile and all(v % multiple == 0 for v in (t0, c0, c1))
+            assert c0 - t0 in (0, margin) and (t1 - c1 == margin or t1 == length)
+            assert t0 == 0 or c0 - t0 == margin  # a cut edge always has its margin
+    with pytest.raises(ValueError, match="at least 88 pixels"):
+        axis_windows(500, 80, 40, 8)
 
 
 def test_self_ensemble_of_equivariant_model_is_exact():

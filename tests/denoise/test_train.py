@@ -64,3 +64,24 @@ def test_exact_resume(tmp_path):
     wrong = build_denoiser(replace(cfg.model, attention="ca"))
     with pytest.raises(CheckpointError, match="unexpected keys"):
         load_weights(wrong, checkpoint_dir(full))
+
+
+def test_training_crops_are_flipped_and_rotated_alike():
+    # patch = whole image, so a training sample can only differ from the image by a flip/rotation;
+    # over 200 draws all 8 dihedral forms appear, and noisy and clean always get the same one
+    from quartet.denoise.train import PatchDataset
+
+    clean = torch.arange(3 * 8 * 8, dtype=torch.float32).reshape(3, 8, 8)  # no symmetry at all
+    noisy = clean + 1000
+    forms = [clean.rot90(k, dims=(1, 2)) for k in range(4)]
+    forms += [f.flip(-1) for f in forms]
+    ds = PatchDataset([(noisy, clean)], patch=8, epoch_size=200)
+    torch.manual_seed(0)
+    seen = set()
+    for i in range(len(ds)):
+        item = ds[i]
+        index = [j for j, f in enumerate(forms) if torch.equal(item["clean"], f)]
+        assert len(index) == 1  # a dihedral transform of the image, never anything else
+        assert torch.equal(item["noisy"], item["clean"] + 1000)  # the pair stays aligned
+        seen.add(index[0])
+    assert seen == set(range(8))

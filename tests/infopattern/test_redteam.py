@@ -122,3 +122,49 @@ def test_chat_endpoint_persona_and_retries():
     assert "con" in system["content"] and "gambling" in system["content"] and user["content"] == "ban it now"
     with pytest.raises(ValueError, match="chat endpoint"):
         ChatEndpoint("http://127.0.0.1:9", "m", timeout=1).respond(source, "con", 1, SamplingParams())
+
+
+def test_responses_answer_the_source_message(trained_switch):
+    """The LM is prompted with the source text (the reply template), and the text changes what it writes."""
+    from quartet.infopattern.redteam import reply_prompt
+
+    _, lm, sw = trained_switch
+    seen: list[str] = []
+    real = lm.generate
+
+    def recording(prompts, params, n=1):
+        seen.extend(prompts)
+        return real(prompts, params, n=n)
+
+    lm.generate = recording
+    try:
+        love = Message(id="a", text="i love cats they are great", target="cats", stance="pro")
+        hate = Message(id="b", text="i hate cats they are bad", target="cats", stance="pro")
+        params = SamplingParams(max_new_tokens=8, seed=0)
+        out_love = generate_responses(lm, sw, [love], [-1.0], 4, params)[0]
+        out_hate = generate_responses(lm, sw, [hate], [-1.0], 4, params)[0]
+        topic_only = generate_responses(lm, sw, [love], [-1.0], 1, params, reply_template="")[0]
+    finally:
+        del lm.generate
+    assert seen[0] == reply_prompt(love) == "topic : cats . message : i love cats they are great . reply :"
+    assert seen[1] == "topic : cats . message : i hate cats they are bad . reply :"
+    assert seen[2] == "topic : cats . message :" and len(topic_only) == 1  # an older, topic-only switch
+    assert len(out_love) == len(out_hate) == 4
+    # the source text reaches the model: the same reply is scored differently after the two sources
+    reply = [" cats are terrible awful pets"]
+    assert lm.loglikelihood([seen[0]], reply)[0] != pytest.approx(lm.loglikelihood([seen[1]], reply)[0])
+
+
+def test_chat_endpoint_replies_get_evidence_from_a_local_switch(trained_switch):
+    from quartet.infopattern.redteam import Response, add_evidence
+
+    _, lm, sw = trained_switch
+    source = Message(id="s", text="i love cats they are great", target="cats", stance="pro")
+    replies = [Response("s", "cats", 0.0, "i hate cats they are bad", "stop"), Response("s", "cats", 0.0, "", "stop")]
+    scored = add_evidence(lm, sw, source, replies, s=-1.0)
+    assert scored[1].evidence == []  # an empty reply has nothing to highlight
+    spans = scored[0].evidence
+    assert 1 <= len(spans) <= 2 and all(sp["text"] and sp["side"] in ("pro", "anti") for sp in spans)
+    assert all(sp["text"] in "i hate cats they are bad" for sp in spans)
+    # the switch was trained on con texts at s = -1: the strongest span in a con reply reads as anti
+    assert max(spans, key=lambda sp: abs(sp["score"]))["side"] == "anti"

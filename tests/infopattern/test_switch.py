@@ -156,3 +156,69 @@ def test_pairs_longer_than_the_context_are_shortened_not_crashed():
     assert len(token_logprobs(lm, None, None, [prompt], [text])[0]) == len(c)
     gen_prompt, _ = fit_to_context(lm, prompt, "", reserve=20)
     assert len(lm.tokenizer.encode(gen_prompt, add_bos=True)) + 20 <= 64
+
+
+def two_topic_messages(n: int = 8) -> list:
+    """Cats (dimension 0) and dogs (dimension 1), each with a pro and a con side."""
+    from quartet.infopattern.messages import Message
+
+    texts = {"cats-pro": "i love cats they are great", "cats-con": "i hate cats they are bad",
+             "dogs-pro": "dogs are loyal and kind", "dogs-con": "dogs are loud and mean"}
+    return [Message(id=f"{label}{i}", text=text, stance=label, target=label.split("-")[0])
+            for i in range(n) for label, text in texts.items()]
+
+
+def test_two_stance_dimensions_each_move_their_own_side(tmp_path):
+    from quartet.lm.training import train_lm
+
+    messages = two_topic_messages()
+    lm = toy_lm(messages)
+    (tmp_path / "lm").mkdir()
+    train_lm(lm, [(message_prompt(m), " " + m.text) for m in messages],
+             TrainConfig(steps=30, batch_size=8, lr=1e-2, warmup_steps=2, log_every=100), tmp_path / "lm")
+    value_map = {"cats-pro": [1.0, 0.0], "cats-con": [-1.0, 0.0], "dogs-pro": [0.0, 1.0], "dogs-con": [0.0, -1.0]}
+    sw = LMSwitch(hidden_dim(lm), rank=4, n_dims=2, seed=1)
+    train_switch(lm, sw, messages, TrainConfig(steps=60, batch_size=8, lr=3e-2, warmup_steps=2, weight_decay=0.0,
+                                               log_every=100), tmp_path / "switch", value_map=value_map)
+
+    def gap(s_plus, s_minus, topic, pro, con):
+        """How much s_plus (vs s_minus) favours the pro text over the con text."""
+        def ll(s, text):
+            with switched(lm, sw, s):
+                return sum(lm.loglikelihood([f"topic : {topic} . message :"], [" " + text])[0])
+        return (ll(s_plus, pro) - ll(s_minus, pro)) - (ll(s_plus, con) - ll(s_minus, con))
+
+    cats = ("cats", "i love cats they are great", "i hate cats they are bad")
+    dogs = ("dogs", "dogs are loyal and kind", "dogs are loud and mean")
+    # dimension 0 moves the cats sides, dimension 1 the dogs sides, each toward its own pro side
+    assert gap([1, 0], [-1, 0], *cats) > 1.0
+    assert gap([0, 1], [0, -1], *dogs) > 1.0
+    assert gap([1, 0], [-1, 0], *cats) > abs(gap([1, 0], [-1, 0], *dogs))
+    assert gap([0, 1], [0, -1], *dogs) > abs(gap([0, 1], [0, -1], *cats))
+    sw.save(tmp_path / "saved")
+    assert LMSwitch.load(tmp_path / "saved").n_dims == 2
+
+
+def test_switch_config_and_cli_take_dimensions_and_a_value_map():
+    from quartet.core.config import apply_overrides
+    from quartet.infopattern.config import InfoPatternConfig
+
+    cfg = apply_overrides(InfoPatternConfig(), ["switch.n_dims=2", "switch.value_map={pro: [1, 0], con: [-1, 0]}",
+                                                "switch.dim=1"])
+    assert cfg.switch.n_dims == 2 and cfg.switch.dim == 1
+    assert cfg.switch.value_map == {"pro": (1.0, 0.0), "con": (-1.0, 0.0)}
+
+
+def test_replies_are_trained_after_their_parent_text():
+    from quartet.infopattern.messages import Message
+    from quartet.infopattern.prompts import training_contexts
+
+    root = Message(id="r", text="cats are great", stance="pro", target="cats")
+    reply = Message(id="c", text="no they are bad", stance="con", target="cats", parent_id="r")
+    lm = toy_lm([root, reply, Message(id="x", text=". reply :")])  # the tokenizer knows the word "reply"
+    contexts = training_contexts([root, reply], peer_fraction=0.0)
+    assert contexts == {"c": "cats are great"}
+    ex = switch_examples(lm, [root, reply], contexts=contexts)
+    prompt_ids = [t for t, lab in zip(ex[1]["input_ids"], ex[1]["labels"], strict=True) if lab == -100]
+    assert lm.tokenizer.decode(prompt_ids[1:]).split() == "topic : cats . message : cats are great . reply :".split()
+    assert len([lab for lab in ex[0]["labels"] if lab != -100]) < len(ex[0]["labels"])  # loss on the text only

@@ -77,7 +77,7 @@ def test_top_k_and_top_p_filtering():
     assert torch.isinf(filter_logits(logits, 2, 1.0)[0, 2:]).all()
     kept = ~torch.isinf(filter_logits(logits, 0, 0.7)[0])
     assert kept.tolist() == [True, True, False, False]  # 0.5 < 0.7, then 0.8 >= 0.7 stops
-    greedy = choose_tokens(logits, SamplingParams(temperature=0.0), torch.tensor([0.99]))
+    greedy = choose_tokens(logits, SamplingParams(temperature=0.0), torch.tensor([[0.99]]))
     assert greedy.item() == 0
     # inverse CDF: u=0.6 falls in the second token's mass [0.5, 0.8)
-    assert choose_tokens(logits, SamplingParams(temperature=1.0), torch.tensor([0.6])).item() == 1
+    assert choose_tokens(logits, SamplingParams(temperature=1.0), torch.tensor([[0.6]])).item() == 1

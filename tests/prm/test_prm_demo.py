@@ -18,8 +18,14 @@ def test_run_demo_on_test_config_then_resume(tmp_path, monkeypatch):
     bon = json.loads((tmp_path / "run/artifacts/bon.json").read_text())
     [bon_table, raft_table] = section.tables
     assert [r[0] for r in bon_table.rows] == list(bon["methods"])
-    assert bon_table.rows[0][1] == round(bon["methods"][bon_table.rows[0][0]]["acc"][0], 3)
-    assert raft_table.columns[:3] == ["PRM", "iter 0", "iter 1"] and raft_table.rows[0][0] == "er2"
+    assert bon_table.rows[0][2] == round(bon["methods"][bon_table.rows[0][0]]["acc"][0], 3)
+    # the aggregation is labelled: the ORM is read at its final tag, every PRM by min
+    how = {r[0]: r[1] for r in bon_table.rows}
+    assert how["orm"] == how["weighted_orm"] == "last" and how["er2"] == "min" and how["majority"] == "-"
+    assert "`last` for orm" in bon_table.title and "orm (scored by its last step)" in section.this_run_found
+    assert raft_table.columns[:4] == ["PRM", "aggregation", "iter 0", "iter 1"]
+    assert [r[:2] for r in raft_table.rows] == [["er2", "min"], ["orm", "last"]]
+    assert "held-out train problems" in section.this_run_found
     assert Path(section.figures[0].path).stat().st_size > 1000
     assert f"{bon['methods']['pass@n']['acc'][-1]:.3f}" in section.this_run_found
     [example] = section.examples
@@ -53,5 +59,6 @@ def test_tiny_demo_end_to_end(tmp_path):
     pass_at = bon["methods"]["pass@n"]["acc"]
     assert pass_at[-1] > pass_at[0]  # sampling more candidates finds more right answers
     raft = json.loads((tmp_path / "run/artifacts/raft.json").read_text())
-    assert set(raft["prms"]) == {"soft", "er2", "hard"} and all(len(v["greedy_acc"]) == 3 for v in raft["prms"].values())
+    assert set(raft["prms"]) == {"hard", "soft", "er0.5", "er2", "er8", "orm"}  # RAFT with each PRM and the ORM
+    assert all(len(v["greedy_acc"]) == 3 for v in raft["prms"].values())
     assert section.examples and section.figures

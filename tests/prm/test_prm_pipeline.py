@@ -35,13 +35,41 @@ def test_pipeline_writes_every_artifact(finished_run):
     assert (path / "artifacts/bon.md").read_text().count("\n| ") >= len(bon["methods"])
     assert (path / "artifacts/bon.png").stat().st_size > 1000
     raft = json.loads((path / "artifacts/raft.json").read_text())
-    assert list(raft["prms"]) == ["er2"] and len(raft["prms"]["er2"]["greedy_acc"]) == 2
+    assert list(raft["prms"]) == ["er2", "orm"] and len(raft["prms"]["er2"]["greedy_acc"]) == 2
+    assert raft["prms"]["orm"]["aggregate"] == "last" and bon["aggregates"]["orm"] == "last"
+    # every PRM records the tag and reward tokens it was trained with
+    assert json.loads((path / "prm/er2/model/prm.json").read_text()) == {"step_tag": "<step>", "good_token": "+",
+                                                                          "bad_token": "-"}
     labels = [json.loads(line) for line in (path / "labels/soft.jsonl").read_text().splitlines()]
     orm = [json.loads(line) for line in (path / "labels/orm.jsonl").read_text().splitlines()]
     assert len(labels) == len(orm) > 0
     assert all(r["labels"][-1] == float(r["final_correct"]) for r in labels)  # last step from the final answer
     export = json.loads((path / "exports/er2.openrlhf.jsonl").read_text().splitlines()[0])
     assert export["text"].count(" ки") == len(export["value"])
+
+
+def test_sft_stops_on_held_out_train_problems_never_on_test(tmp_path, monkeypatch):
+    import quartet.prm.pipeline as pipeline
+    from quartet.prm.policy import train_policy
+
+    cfg = load_config(PipelineConfig, TEST_CFG, [f"run_dir={tmp_path}", "policy.sft_rounds=2", "policy.target_acc=1.0"])
+    run_pipeline(cfg, until="world")
+    train, test = (pipeline.read_problems(tmp_path / f"data/{s}.jsonl") for s in ("train", "test"))
+    asked = []
+    real = pipeline.greedy_accuracy
+
+    def spy(lm, problems, max_new_tokens, prompt=None):
+        asked.append([p.id for p in problems])
+        return real(lm, problems, max_new_tokens, prompt)
+
+    monkeypatch.setattr(pipeline, "greedy_accuracy", spy)
+    from quartet.core.runs import RunDir
+
+    history = train_policy(cfg, RunDir(tmp_path), train)
+    held_out = [p.id for p in train[-cfg.policy.val_problems:]]
+    assert asked == [held_out, held_out]  # one check per round, on the last val_problems train problems
+    assert not set(held_out) & {p.id for p in test}
+    assert [h["val_problems"] for h in history] == [8, 8] and all("val_acc" in h for h in history)
 
 
 def test_rerun_skips_finished_stages(finished_run, monkeypatch):

@@ -1,7 +1,14 @@
 import pytest
 
 from quartet.prm.formats import build_labels, read_rollouts
-from quartet.prm.rollout import SampleConfig, rollout_units, run_rollouts, sample_solutions, step_prefix
+from quartet.prm.rollout import (
+    SampleConfig,
+    policy_prompt,
+    rollout_units,
+    run_rollouts,
+    sample_solutions,
+    step_prefix,
+)
 
 
 class Counting:
@@ -18,11 +25,13 @@ class Counting:
         return self.lm.generate(prompts, params, n)
 
 
-def _solutions(problems, tiny_lm, tmp_path):
-    # gold solutions with a wrong variant each, so outcomes differ between prefixes
+def _solutions(problems):
+    # The gold solutions of six problems and one solution with no steps. The model is untrained,
+    # so its rollouts are wrong (all of them, with this seed): what is compared below is the records
+    # themselves (completion texts included), not label values.
     sols = []
     for p in problems[:6]:
-        prompt = f"Question : {p.question}\nAnswer :\n"
+        prompt = policy_prompt(p.question)
         sols.append({"solution_id": f"{p.id}-0", "problem_id": p.id, "prompt": prompt, "steps": list(p.steps),
                      "answer": p.gold, "gold": p.gold, "correct": True})
     sols.append({"solution_id": "empty", "problem_id": "x", "prompt": "Q\n", "steps": [], "answer": None,
@@ -31,7 +40,7 @@ def _solutions(problems, tiny_lm, tmp_path):
 
 
 def test_rollout_killed_midway_resumes_without_recomputing(tiny_lm, problems, tmp_path, caplog):
-    sols = _solutions(problems, tiny_lm, tmp_path)
+    sols = _solutions(problems)
     cfg = SampleConfig(temperature=1.0, max_new_tokens=12, chunk_size=3, seed=5)
     units = rollout_units(sols)
     assert "skipping 1 solutions with no steps" in caplog.text

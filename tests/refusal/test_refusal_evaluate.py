@@ -33,19 +33,29 @@ def test_summary_hand_computed():
     assert s["ap"] == pytest.approx(average_precision([1, 0, 1, 0], [0.85, 0.45, 0.5, 0.5]))
     assert s["ap_answer"] == pytest.approx(average_precision([1, 0, 1, 0], [0.9, 0.7, 0.4, 0.5]))
     assert s["ap_sure"] == pytest.approx((1 + 1) / 2)  # ranked 0.8 (1), 0.6 (1), ...
+    # AP mean = AP of mean(conf, sure) for every method: the same ranking as R-Tuning's headline
+    assert s["ap_mean"] == s["ap"]
+    # answered willingly: P(sure) > 0.5 -> q0 (right), q2 (right); q3's 0.5 is not > 0.5
     assert (s["accuracy"], s["answer_rate"], s["accuracy_answered"]) == (0.5, 0.5, 1.0)
+    # no refusal phrase: q0, q1, q2 -> 3/4 answered, 2 of them right
+    assert s["answer_rate_phrase"] == 0.75 and s["accuracy_answered_phrase"] == pytest.approx(2 / 3)
     v = summarize(RECORDS, "vanilla")
-    assert v["ap"] == v["ap_answer"] and v["answer_rate"] == 0.75
-    assert v["accuracy_answered"] == pytest.approx(2 / 3)
+    assert v["ap"] == v["ap_answer"]  # Vanilla's headline is the answer confidence ...
+    assert v["ap_mean"] == s["ap_mean"]  # ... but AP mean still uses its (untrained) P(sure)
+    # Vanilla's answer rate follows the issue's P(sure) rule like every other method's
+    assert (v["answer_rate"], v["accuracy_answered"]) == (0.5, 1.0)
+    assert v["answer_rate_phrase"] == 0.75 and v["accuracy_answered_phrase"] == pytest.approx(2 / 3)
     assert headline_confidence(RECORDS[0], "vanilla") == 0.9
     assert headline_confidence(RECORDS[0], "rtuning") == pytest.approx(0.85)
 
 
 def test_unanswerable_set_reports_refusal_rate_only():
     recs = [_rec(i, False, 0.5, s, answerable=False) for i, s in enumerate([0.1, 0.9, 0.3, 0.2])]
+    recs[2]["refusal"] = True  # says a refusal phrase (with P(sure) 0.3)
     s = summarize(recs, "rtuning")
-    assert s == {"n": 4, "answer_rate": 0.25, "refusal_rate": 0.75}
-    assert summarize(recs, "vanilla")["refusal_rate"] == 0.0
+    assert s == {"n": 4, "answer_rate": 0.25, "refusal_rate": 0.75, "answer_rate_phrase": 0.75,
+                 "refusal_rate_phrase": 0.25}
+    assert summarize(recs, "vanilla") == s  # one rule for every method
     assert summarize([], "rtuning") == {"n": 0}
 
 

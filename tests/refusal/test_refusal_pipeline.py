@@ -1,4 +1,7 @@
-"""The pipeline, every CLI verb and the demo, end to end on configs/refusal/test.yaml (seconds)."""
+"""The pipeline, every CLI verb and the demo, end to end on configs/refusal/test.yaml (seconds).
+
+``finished_run`` (tests/refusal/conftest.py) is one finished test.yaml run shared by the session.
+"""
 
 import json
 from pathlib import Path
@@ -10,19 +13,12 @@ from quartet.core.config import ConfigError, load_config
 from quartet.core.records import BadRecordError
 from quartet.refusal.certainty import CERTAINTY_QUESTION
 from quartet.refusal.config import RefusalConfig
-from quartet.refusal.pipeline import STAGES, run_pipeline
+from quartet.refusal.pipeline import STAGES, run_pipeline, world_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CFG = ROOT / "configs/refusal/test.yaml"
 TINY_CFG = ROOT / "configs/refusal/tiny.yaml"
 METHODS = ["vanilla", "rtuning", "rtuning_r", "rtuning_u"]
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("refusal") / "run"
-    cfg = load_config(RefusalConfig, TEST_CFG, [f"run_dir={run_dir}"])
-    return cfg, run_pipeline(cfg)
 
 
 def _jsonl(path):
@@ -171,6 +167,17 @@ def test_demo_section(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "tune_one", lambda *a: (_ for _ in ()).throw(AssertionError("retrained")))
     again = run_demo(tmp_path / "demo", config=TEST_CFG)
     assert again.tables == section.tables
+
+
+def test_small_config_is_a_larger_tiny():
+    """configs/refusal/small.yaml loads (every key and type checked) and is a bigger, longer tiny.yaml."""
+    tiny, small = (load_config(RefusalConfig, ROOT / f"configs/refusal/{n}.yaml") for n in ("tiny", "small"))
+    (train_tiny, sets_tiny), (train_small, sets_small) = world_sets(tiny), world_sets(small)
+    assert len(train_small) > 3 * len(train_tiny)
+    assert all(len(sets_small[n][1]) > 2 * len(sets_tiny[n][1]) for n in sets_tiny)
+    assert small.base.dim * small.base.n_layers > tiny.base.dim * tiny.base.n_layers
+    assert small.base.train.steps > tiny.base.train.steps and small.tune.train.steps > tiny.tune.train.steps
+    assert small.tune.seeds == (0, 1, 2) and small.tune.methods == tiny.tune.methods
 
 
 @pytest.mark.slow

@@ -39,8 +39,9 @@ class FakeStance:
 class FakeRedTeam:
     communities = {"left": -1.0, "right": 1.0}
 
-    def generate(self, message, stance, k):
-        return [{"text": f"reply {i} at {stance:+.1f}: not {message}", "evidence": [[0, 5]]} for i in range(k)]
+    def generate(self, message, stance, k, target=None):
+        about = f" on {target}" if target else ""
+        return [{"text": f"reply {i} at {stance:+.1f}{about}: not {message}", "evidence": [[0, 5]]} for i in range(k)]
 
 
 class HashEmbedder:

@@ -1,17 +1,32 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic file writes: a reader never sees a half-written file.
+
+Under ``torchrun`` every rank runs the same code, and only global rank 0 may write: these
+helpers (and ``AppendOnlyJsonl`` / ``write_jsonl``, which use the same check) do nothing on
+other ranks, so every pipeline built on them writes its run directory once, from rank 0,
+without a rank test of its own. A rank that needs a file rank 0 writes waits at
+``distributed.barrier()`` before reading it.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from quartet.core.distributed import is_writer
+
+log = logging.getLogger(__name__)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and a rename."""
+    """Write ``data`` to ``path`` via a temp file in the same folder and a rename (rank 0 only)."""
     path = Path(path)
+    if not is_writer():
+        log.debug("not rank 0: skipped writing %s", path)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

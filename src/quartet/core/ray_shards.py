@@ -15,7 +15,11 @@ The processor factory runs inside each actor, so each worker loads its own model
 
     out = AppendOnlyJsonl(results, key=lambda r: r["id"])
     todo = [u for u in units if u["id"] not in out.done()]
-    run_on_ray(todo, make_processor=functools.partial(make_processor, path), out=out, address="auto")
+    spec = RaySpec("auto", path, workers=8, gpus_per_worker=1)   # one GPU (one vLLM engine) per worker
+    run_on_ray(todo, make_processor=functools.partial(make_processor, path), out=out, spec=spec)
+
+Ray gives an actor with ``num_gpus=1`` its own GPU through ``CUDA_VISIBLE_DEVICES``, so inside
+the worker that GPU is ``cuda`` (``cuda:0``) and ``load_lm`` needs no device argument.
 """
 
 from __future__ import annotations
@@ -39,9 +43,20 @@ class RaySpec:
     """Where a job's work goes: a Ray cluster whose workers each load ``model_dir`` once."""
 
     address: str  # "auto", "ray://host:10001", or "local" for a cluster started in this process
-    model_dir: str
-    workers: int = 2
+    model_dir: str  # the model every worker loads (a folder, or a URL for the openai backend)
+    workers: int = 2  # Ray actors, each with its own model replica
     backend: str = "auto"  # how each worker loads the model (``quartet.lm.backends.load_lm``)
+    gpus_per_worker: float = 0.0  # GPUs Ray reserves for each actor (1 for a vLLM or CUDA replica; 0: CPU)
+    cpus_per_worker: float = 1.0  # CPU cores Ray reserves for each actor
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"Ray workers must be at least 1, got {self.workers}")
+        if self.gpus_per_worker < 0 or self.cpus_per_worker < 0:
+            raise ValueError("Ray gpus_per_worker and cpus_per_worker cannot be negative")
+        if self.backend == "vllm" and self.gpus_per_worker <= 0:
+            raise ValueError("the vllm backend on Ray workers needs gpus_per_worker > 0: "
+                             "each worker runs its own vLLM engine on a GPU")
 
     @property
     def init_address(self) -> str | None:
@@ -76,10 +91,19 @@ def run_on_ray(
     max_retries: int = 3,
     cpus_per_worker: float = 1.0,
     gpus_per_worker: float = 0.0,
+    spec: RaySpec | None = None,
 ) -> int:
-    """Process ``units`` (those not yet done); returns how many records were appended."""
+    """Process ``units`` (those not yet done); returns how many records were appended.
+
+    ``spec``, when given, supplies ``address``, ``workers``, ``cpus_per_worker`` and
+    ``gpus_per_worker`` (its fields win over those arguments).
+    """
     import ray
     from ray.exceptions import RayActorError
+
+    if spec is not None:
+        address, workers = spec.init_address, spec.workers
+        cpus_per_worker, gpus_per_worker = spec.cpus_per_worker, spec.gpus_per_worker
 
     todo = list(units)
     if not todo:

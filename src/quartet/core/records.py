@@ -1,7 +1,8 @@
 """JSONL reading with errors that name the file, line and field, and append-only results.
 
 ``AppendOnlyJsonl`` is how long jobs keep their work: one record per finished unit,
-flushed as it is written, so a killed job resumes by skipping the keys it finds.
+flushed as it is written, so a killed job resumes by skipping the keys it finds. Like the
+writers in ``quartet.core.io`` it writes on global rank 0 only (``distributed.is_writer``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from quartet.core.distributed import is_writer
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,12 @@ class BadRecordError(ValueError):
         super().__init__(f"{where}: {what}{reason}")
 
 
-def iter_jsonl(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, record)`` for each non-blank line; bad JSON raises BadRecordError."""
+def iter_jsonl(path: Path | str, whole_lines_only: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, record)`` for each non-blank line; bad JSON raises BadRecordError.
+
+    ``whole_lines_only`` skips a last line without its newline (a record another process is
+    still appending) instead of reading it.
+    """
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -35,6 +42,8 @@ def iter_jsonl(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
         raise BadRecordError(path, None, None, "file does not exist") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
+            if whole_lines_only and not raw.endswith(b"\n"):
+                break
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
@@ -72,13 +81,20 @@ class AppendOnlyJsonl:
     so a resumed job skips them. A torn last line (the process died mid-write) is
     dropped on open; a bad line anywhere else is an error, because it means the
     file was edited by hand and the results can no longer be trusted.
+
+    On a rank other than 0 of a distributed job the file is read-only: it is neither
+    created nor repaired, a last line that rank 0 is still writing is not read, and
+    ``append`` keeps the record in memory only, so ``records()`` and ``done()`` still see
+    this rank's own work (a unit rank 0 has also written is returned once, as this rank made it).
     """
 
     def __init__(self, path: Path | str, key: Callable[[dict[str, Any]], Any]):
         self.path = Path(path)
         self.key = key
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair_torn_tail()
+        self._unsaved: list[dict[str, Any]] = []  # appended on a non-zero rank: never written
+        if is_writer():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._repair_torn_tail()
 
     def _repair_torn_tail(self) -> None:
         if not self.path.exists():
@@ -91,14 +107,20 @@ class AppendOnlyJsonl:
                 handle.truncate(keep)
 
     def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [record for _, record in iter_jsonl(self.path)]
+        saved = [r for _, r in iter_jsonl(self.path, whole_lines_only=not is_writer())] if self.path.exists() else []
+        if not self._unsaved:
+            return saved
+        # A unit may span several records: take each unit whole from one source, this rank's own.
+        mine = {self.key(r) for r in self._unsaved}
+        return [r for r in saved if self.key(r) not in mine] + self._unsaved
 
     def done(self) -> set[Any]:
         return {self.key(record) for record in self.records()}
 
     def append(self, record: dict[str, Any]) -> None:
+        if not is_writer():
+            self._unsaved.append(record)
+            return
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)

@@ -56,7 +56,7 @@ class TrainConfig:
     step_size: int = 100  # "step" schedule: multiply lr by step_gamma every step_size steps
     step_gamma: float = 0.5  # "step" schedule factor
     optimizer: Literal["adamw", "adam"] = "adamw"  # adam: no weight decay at all
-    weight_decay: float = 0.01  # AdamW decay on matrices only (not norms, biases, gains)
+    weight_decay: float = 0.01  # AdamW decay on weight matrices only (not norms, biases, gains, embeddings)
     betas: tuple[float, float] = (0.9, 0.95)  # Adam betas
     grad_clip: float = 1.0  # max global grad norm (0: off)
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA that supports it
@@ -89,13 +89,32 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
+def decay_groups(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """Trainable parameters as (decayed, not decayed).
+
+    Weight matrices decay; norms' gains, biases (anything below 2-D) and embedding tables
+    do not: decay would pull rare tokens' rows to zero for no regularising benefit. A tied
+    output head is the embedding's own tensor, so it follows the embedding.
+
+    >>> layer = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 4), nn.LayerNorm(4))
+    >>> decayed, kept = decay_groups(layer)
+    >>> [tuple(p.shape) for p in decayed], [tuple(p.shape) for p in kept]
+    ([(4, 4)], [(10, 4), (4,), (4,), (4,)])
+    """
+    embeddings = {id(m.weight) for m in module.modules() if isinstance(m, nn.Embedding)}
+    decayed, kept = [], []
+    for p in module.parameters():  # each tensor once, tied ones included
+        if p.requires_grad:
+            (kept if p.dim() < 2 or id(p) in embeddings else decayed).append(p)
+    return decayed, kept
+
+
 def build_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with weight decay on ≥2-D weights only; plain Adam when asked."""
+    """AdamW with weight decay on weight matrices only (``decay_groups``); plain Adam when asked."""
     params = [p for p in module.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
+    decay, no_decay = decay_groups(module)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
 

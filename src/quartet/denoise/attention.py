@@ -8,6 +8,12 @@ that each octave gets its own learned per-channel gains:
 
 that is L + 1 CA modules for L levels. ``SubbandAttention`` is the variant that also attends
 to every high band (LH, HL, HH of each level) directly before the inverse transform.
+
+Each module can also say, from the per-channel means of its input's Haar bands, what every one
+of its channel attentions pools (``pooled_means``). Tiled inference uses this to give every tile
+the gains of the whole image (``quartet.denoise.exact_tiling``). It is exact because the inverse
+Haar step of an orthonormal transform maps a band of mean ``m`` to a map of mean ``m / 2`` and
+high bands to zero-mean maps: the mean after a rescale and an inverse step is ``gain * m / 2``.
 """
 
 from __future__ import annotations
@@ -32,8 +38,23 @@ class ChannelAttention(nn.Module):
             nn.Sigmoid(),
         )
 
+    levels = 0  # pooled_means needs only the plain mean of the input
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)  # (B, C, H, W) * (B, C, 1, 1)
+
+    def gain(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The gate on an already pooled (B, C, 1, 1) mean: what ``forward`` multiplies by."""
+        return self.gate[1:](pooled)
+
+    @property
+    def pool(self) -> nn.Module:
+        """The global average pool (tiled inference replaces its output by the whole image's mean)."""
+        return self.gate[0]
+
+    def pooled_means(self, ll: torch.Tensor, highs: list[torch.Tensor]) -> dict[nn.Module, torch.Tensor]:
+        """{self: mean of the input}; ``ll`` (B, C, 1, 1) is that mean (levels = 0, no high bands)."""
+        return {self: ll}
 
 
 class SubbandPyramidAttention(nn.Module):
@@ -57,6 +78,18 @@ class SubbandPyramidAttention(nn.Module):
             y = self.attend[k](haar_idwt(y, high))  # (B, C, H/2^(L-k), W/2^(L-k))
         return y  # (B, C, H, W)
 
+    def pooled_means(self, ll: torch.Tensor, highs: list[torch.Tensor]) -> dict[nn.Module, torch.Tensor]:
+        """What each CA pools, from the mean of the input's LL_L band ``ll`` (B, C, 1, 1).
+
+        CA k rescales a map of mean p by gain(p); the inverse step then halves the mean and the
+        high bands add none, so CA k+1 pools gain(p) * p / 2.
+        """
+        pooled, p = {}, ll
+        for ca in self.attend:
+            pooled[ca] = p
+            p = ca.gain(p) * p / 2
+        return pooled
+
 
 class SubbandAttention(nn.Module):
     """Variant: CA on the coarsest LL and on each high band of each level, inverse, then a final CA."""
@@ -79,6 +112,17 @@ class SubbandAttention(nn.Module):
             attended.append(torch.stack(bands, dim=2))
         y = haar_idwt_multilevel(self.attend_ll(ll), attended)  # (B, C, H, W)
         return self.attend_out(y)
+
+    def pooled_means(self, ll: torch.Tensor, highs: list[torch.Tensor]) -> dict[nn.Module, torch.Tensor]:
+        """What each CA pools, from the band means of the input: ``ll`` (B, C, 1, 1) of LL_L and
+        ``highs[l]`` (B, C, 3, 1, 1) of level l+1's LH, HL, HH. The final CA sees the LL gain only:
+        L inverse steps divide the mean by 2**L and the rescaled high bands add none."""
+        pooled = {self.attend_ll: ll}
+        for level, high in enumerate(highs):
+            for i, band in enumerate(high.unbind(dim=2)):
+                pooled[self.attend_bands[3 * level + i]] = band
+        pooled[self.attend_out] = self.attend_ll.gain(ll) * ll / 2**self.levels
+        return pooled
 
 
 ATTENTION = ("none", "ca", "spa", "spa_bands")

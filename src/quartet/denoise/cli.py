@@ -48,9 +48,17 @@ def _ablation(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from quartet.denoise.photo import denoise_file
+    import sys
 
-    info = denoise_file(args.model, args.input, args.output, args.tile, args.overlap, args.ensemble)
+    from quartet.core.runs import runs_root
+    from quartet.denoise.photo import denoise_file
+    from quartet.denoise.train import latest_model
+
+    model = args.model or latest_model(runs_root())
+    if args.model is None:
+        print(f"using the most recent SPA model: {model}", file=sys.stderr)
+    info = denoise_file(model, args.input, args.output, args.tile, args.overlap, args.ensemble,
+                        exact=args.tiling == "exact")
     print(json.dumps(info))
     return 0
 
@@ -117,12 +125,17 @@ def register(subparsers, name: str, help_text: str) -> None:
     v.add_argument("--run-dir", type=Path, help="run directory (default: runs/denoise/<name>)")
 
     v = add_verb(verbs, "run", _run, "denoise one photo of any size (tiled, optional x8 self-ensemble)",
-                 "quartet denoise run photo.jpg -o photo_denoised.png --model runs/denoise/denoise-tiny/models/spa3-s0")
+                 "quartet denoise run photo.jpg -o photo_denoised.png")
     v.add_argument("input", type=Path, help="image file (PNG/JPEG/TIFF, 8 or 16 bit, grey or RGB)")
     v.add_argument("-o", "--output", type=Path, required=True, help="where to write the 8-bit result")
-    v.add_argument("--model", type=Path, required=True, help="run directory or checkpoint folder")
-    v.add_argument("--tile", type=int, default=256, help="tile side in pixels")
-    v.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels (blended linearly)")
+    v.add_argument("--model", type=Path,
+                   help="run directory or checkpoint folder (default: the most recent SPA model under "
+                        "$QUARTET_RUNS, else runs/)")
+    v.add_argument("--tile", type=int, default=512, help="tile side in pixels")
+    v.add_argument("--tiling", choices=["exact", "blend"], default="exact",
+                   help="exact: whole-image attention statistics, equals untiled inference (several passes); "
+                        "blend: one pass, each tile pools its own statistics, overlaps blended")
+    v.add_argument("--overlap", type=int, default=32, help="--tiling blend: tile overlap in pixels (blended linearly)")
     v.add_argument("--ensemble", action="store_true", help="average the 8 flips/rotations (8x slower)")
 
     v = add_verb(verbs, "export", _export, "export a model to ONNX and check it with onnxruntime",

@@ -61,7 +61,9 @@ class EvalConfig:
     synthetic_size: int = 64  # their side
     baselines: tuple[str, ...] = ("noisy", "wavelet")  # from quartet.denoise.baselines
     tile: int = 256  # tiled inference tile side
-    overlap: int = 32  # tile overlap
+    overlap: int = 32  # tile overlap (tiling=blend)
+    # exact: every tile uses the whole image's attention statistics (equals untiled); blend: per-tile, blended
+    tiling: Literal["exact", "blend"] = "exact"
     ensemble: bool = False  # x8 self-ensemble
 
 

@@ -2,6 +2,8 @@
 
 Images are returned as float32 arrays (H, W, C) in [0, 1] with C = 1 (grey) or 3 (RGB);
 8-bit files are divided by 255 and 16-bit files by 65535. Alpha is dropped with a warning.
+Pillow reads 16-bit colour PNGs as 8 bits, so every 16-bit PNG is read with pypng instead;
+16-bit colour TIFFs (same truncation) are refused with an error.
 
 Pair naming rules (``find_pairs`` tries them in this order):
 
@@ -14,10 +16,13 @@ Pair naming rules (``find_pairs`` tries them in this order):
 from __future__ import annotations
 
 import logging
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import png
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 MIN_SIDE = 2  # smaller images cannot be denoised meaningfully (nor padded by reflection)
 MAX_PIXELS = 200_000_000  # refuse decompression bombs before decoding
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ROWS_PER_CHUNK = 256  # to_uint8 converts this many rows at a time (bounded float64 temporaries)
 
 
 class ImageError(ValueError):
@@ -44,10 +51,12 @@ def load_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
+    header = _png_header(path)
+    if header is not None and header[2] == 16:
+        return _load_png16(path, *header[:2])
     try:
         with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageError(f"{path}: {im.width}x{im.height} is too large (max {MAX_PIXELS} pixels)")
+            _check_size(path, im.width, im.height)
             im.load()  # decode now so truncated files fail here
             return _to_array(im, path)
     except UnidentifiedImageError:
@@ -56,10 +65,44 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: corrupt or truncated image: {err}") from None
 
 
+def _png_header(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, bit depth) from a PNG's IHDR chunk; None when the file is not a PNG."""
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    if len(head) < 26 or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None  # not a PNG (or a broken one): Pillow decides and explains
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height, head[24]
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{path}: {width}x{height} is too large (max {MAX_PIXELS} pixels)")
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageError(f"{path}: image is {width}x{height}; need at least {MIN_SIDE}x{MIN_SIDE}")
+
+
+def _load_png16(path: Path, width: int, height: int) -> np.ndarray:
+    """A 16-bit PNG (grey or RGB, with or without alpha) at full precision, through pypng."""
+    _check_size(path, width, height)
+    try:
+        width, height, pixels, info = png.Reader(filename=str(path)).read_flat()
+    except (png.Error, zlib.error, EOFError, ValueError) as err:
+        raise ImageError(f"{path}: corrupt or truncated image: {err}") from None
+    arr = np.frombuffer(pixels, dtype=np.uint16).reshape(height, width, info["planes"])  # array('H'): native order
+    if info["alpha"]:
+        log.warning("%s: alpha channel dropped", path)
+        arr = arr[..., :-1]
+    out = arr.astype(np.float32)
+    out /= 65535.0
+    return out
+
+
 def _to_array(im: Image.Image, path: Path) -> np.ndarray:
-    if im.width < MIN_SIDE or im.height < MIN_SIDE:
-        raise ImageError(f"{path}: image is {im.width}x{im.height}; need at least {MIN_SIDE}x{MIN_SIDE}")
     mode = im.mode
+    bits = im.tag_v2.get(258, (8,)) if im.format == "TIFF" else (8,)  # TIFF BitsPerSample
+    if mode in ("RGB", "RGBA") and max(bits) > 8:
+        raise ImageError(f"{path}: {max(bits)}-bit colour TIFF would be read as 8 bits; save it as a 16-bit PNG")
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
         log.warning("%s: alpha channel dropped", path)
     if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -67,12 +110,13 @@ def _to_array(im: Image.Image, path: Path) -> np.ndarray:
         scale = 65535.0 if mode != "I" or arr.max() > 255 else 255.0
         return (arr / scale).astype(np.float32)[..., None]
     if mode in ("L", "LA", "1"):
-        arr = np.asarray(im.convert("L"), dtype=np.float32)[..., None]
+        arr = np.asarray(im if mode == "L" else im.convert("L"), dtype=np.float32)[..., None]
     elif mode == "F":
         raise ImageError(f"{path}: floating-point images are not supported")
     else:  # RGB, RGBA, P, CMYK, YCbCr, ...
-        arr = np.asarray(im.convert("RGB"), dtype=np.float32)
-    return arr / 255.0
+        arr = np.asarray(im if mode == "RGB" else im.convert("RGB"), dtype=np.float32)
+    arr /= 255.0  # in place: a 12-MP photo is 144 MB as float32
+    return arr
 
 
 def save_image(arr: np.ndarray, path: str | Path) -> None:
@@ -84,8 +128,19 @@ def save_image(arr: np.ndarray, path: str | Path) -> None:
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint8 [0, 255], rounded to nearest, as a saved image would be."""
-    return np.clip(np.round(np.asarray(arr, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    """Float [0, 1] -> uint8 [0, 255], rounded to nearest, as a saved image would be.
+
+    Computed in float64 a band of rows at a time, so a 12-MP image needs no whole-image float64 copy.
+
+    >>> to_uint8(np.array([[[0.0, 0.5, 1.2]]])).tolist()
+    [[[0, 128, 255]]]
+    """
+    arr = np.asarray(arr)
+    out = np.empty(arr.shape, dtype=np.uint8)
+    for top in range(0, max(len(arr), 1), ROWS_PER_CHUNK):
+        band = np.round(arr[top : top + ROWS_PER_CHUNK].astype(np.float64) * 255.0)
+        out[top : top + ROWS_PER_CHUNK] = np.clip(band, 0, 255)
+    return out
 
 
 def load_pair(pair: ImagePair) -> tuple[np.ndarray, np.ndarray]:

@@ -118,7 +118,8 @@ Method = Callable[[np.ndarray], np.ndarray]
 def model_method(model: nn.Module, cfg: EvalConfig) -> Method:
     def run(noisy: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return tiled_denoise(model, noisy, cfg.tile, cfg.overlap, cfg.ensemble).clip(0, 1)
+            return tiled_denoise(model, noisy, cfg.tile, cfg.overlap, cfg.ensemble,
+                                 exact=cfg.tiling == "exact").clip(0, 1)
 
     return run
 

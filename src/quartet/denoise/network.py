@@ -37,6 +37,16 @@ def conv(cin: int, cout: int, kernel: int = 3, dilation: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel, padding=dilation * (kernel // 2), dilation=dilation)
 
 
+def chain_radius(module: nn.Module) -> int:
+    """Receptive-field radius of convolutions applied one after another (every Conv2d in ``module``)."""
+    return sum(m.dilation[0] * (m.kernel_size[0] // 2) for m in module.modules() if isinstance(m, nn.Conv2d))
+
+
+def pad_mode(h: int, w: int, pad_h: int, pad_w: int) -> str:
+    """Reflect padding needs pad < size; replicate covers inputs smaller than the pad."""
+    return "reflect" if pad_h < h and pad_w < w else "replicate"
+
+
 class MergeAndRun(nn.Module):
     """Two dilated branches (1,2 and 3,4) run in parallel, merged by a conv, plus the input."""
 
@@ -45,6 +55,10 @@ class MergeAndRun(nn.Module):
         self.left = nn.Sequential(conv(width, width, dilation=1), nn.ReLU(True), conv(width, width, dilation=2), nn.ReLU(True))
         self.right = nn.Sequential(conv(width, width, dilation=3), nn.ReLU(True), conv(width, width, dilation=4), nn.ReLU(True))
         self.merge = nn.Sequential(conv(2 * width, width), nn.ReLU(True))
+
+    @property
+    def radius(self) -> int:
+        return max(chain_radius(self.left), chain_radius(self.right)) + chain_radius(self.merge)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         both = torch.cat([self.left(x), self.right(x)], dim=1)  # (B, 2C, H, W)
@@ -72,6 +86,11 @@ class EnhancementBlock(nn.Module):
         self.residual = ResidualBlock(width)
         self.enhanced = ResidualBlock(width, enhanced=True)
         self.attention = attention
+
+    @property
+    def radius(self) -> int:
+        """Receptive-field radius of the convolutions (the attention adds none once its gains are fixed)."""
+        return self.merge_run.radius + chain_radius(self.residual) + chain_radius(self.enhanced)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attention(self.enhanced(self.residual(self.merge_run(x))))  # (B, C, H, W)
@@ -117,13 +136,29 @@ class Denoiser(nn.Module):
             pad_h, pad_w = (-h) % self.multiple, (-w) % self.multiple
             # reflect needs pad < size; replicate covers inputs smaller than the pad
             exporting = torch.compiler.is_exporting() or torch.jit.is_tracing()
-            mode = "reflect" if exporting or (pad_h < h and pad_w < w) else "replicate"
+            mode = "reflect" if exporting else pad_mode(h, w, pad_h, pad_w)
             x_in = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)  # (B, C, H', W')
         features = x_in
         if self.noise_estimator is not None:
             features = torch.cat([x_in, self.noise_estimator(x_in)], dim=1)  # (B, 2C, H', W')
         out = self.tail(self.blocks(self.head(features))) + x_in  # predict the residual
         return out[..., :h, :w]
+
+    def tile_margin(self) -> int:
+        """How far (pixels) a tile's cut edge can change the output when attention gains are fixed.
+
+        Each convolution spreads the error of the cut (zeros instead of the neighbours) by its
+        radius; a wavelet attention spreads it over whole 2**levels blocks, which tiles aligned
+        to ``multiple`` keep on the grid. Rounded up to a multiple of ``multiple``.
+        """
+        up = lambda d: -(-d // self.multiple) * self.multiple  # noqa: E731
+        depth = chain_radius(self.noise_estimator) if self.noise_estimator is not None else 0
+        depth += chain_radius(self.head)
+        for block in self.blocks:
+            depth += block.radius
+            if getattr(block.attention, "levels", 0):
+                depth = up(depth)
+        return up(depth + chain_radius(self.tail))
 
 
 def build_denoiser(cfg: DenoiserConfig) -> Denoiser:

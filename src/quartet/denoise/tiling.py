@@ -7,8 +7,9 @@ input, the output and a weight map (about 28 bytes per pixel for RGB) plus a con
 
 With a purely convolutional network the result equals untiled inference wherever a pixel is
 further than the receptive-field radius from every tile edge. Channel attention pools over its
-whole input, so with CA/SPA each tile computes its own gains; the differences are small but not
-zero (measured in the tests).
+whole input, so with CA/SPA each blended tile computes its own gains; the differences are small
+but not zero. ``exact=True`` gives every tile the whole image's attention statistics instead
+and equals untiled inference everywhere, at a few times the cost (``quartet.denoise.exact_tiling``).
 """
 
 from __future__ import annotations
@@ -80,8 +81,17 @@ def tiled_denoise(
     overlap: int = 32,
     ensemble: bool = False,
     device: str | torch.device = "cpu",
+    exact: bool = False,
 ) -> np.ndarray:
-    """Denoise float (H, W, C) ``image`` tile by tile; returns float32 (H, W, C), not clipped."""
+    """Denoise float (H, W, C) ``image`` tile by tile; returns float32 (H, W, C), not clipped.
+
+    ``exact``: whole-image attention statistics and no blending (``overlap`` is then the model's
+    own margin), so the result equals ``model`` run on the whole image.
+    """
+    if exact:
+        from quartet.denoise.exact_tiling import exact_tiled_denoise  # it builds on this module
+
+        return exact_tiled_denoise(model, image, tile, ensemble, device)
     model.eval()
     h, w, c = image.shape
     th, tw = min(tile, h), min(tile, w)

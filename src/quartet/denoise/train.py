@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -130,6 +131,35 @@ def checkpoint_dir(path: str | Path) -> Path:
     if not latest:
         raise FileNotFoundError(f"{path}: neither a checkpoint nor a run with checkpoints")
     return latest[-1]
+
+
+def latest_model(runs: str | Path, attention: str = "spa") -> Path:
+    """The run folder under ``runs`` whose latest checkpoint is the most recently written ``attention`` model.
+
+    ``quartet denoise run`` uses it when no ``--model`` is given: after the demo or an ablation
+    that is the SPA model with the most levels (trained last). Raises FileNotFoundError when none.
+    """
+    runs = Path(runs)
+    fields = set(DenoiserConfig.__dataclass_fields__)
+    found = []
+    run_dirs = {weights.parents[2] for weights in runs.glob("**/checkpoints/step_*/model.safetensors")}
+    for run_dir in run_dirs:
+        weights = checkpoint_dir(run_dir) / "model.safetensors"  # a run is what its latest checkpoint is
+        if not weights.is_file():  # the latest checkpoint is still being written
+            continue
+        try:
+            cfg = json.loads((weights.parent / "model.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        # language-model checkpoints look alike on disk: keep denoiser configs only
+        if isinstance(cfg, dict) and cfg.get("attention") == attention and set(cfg) <= fields:
+            found.append((weights.stat().st_mtime, str(weights), run_dir))
+    if not found:
+        raise FileNotFoundError(
+            f"no trained {attention} denoiser under {runs}/ (looked for */checkpoints/step_*/model.safetensors); "
+            "train one with `quartet denoise ablation` or `quartet denoise train`, or pass --model"
+        )
+    return max(found)[2]
 
 
 def load_denoiser(path: str | Path) -> tuple[Denoiser, dict[str, Any]]:

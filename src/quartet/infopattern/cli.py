@@ -103,24 +103,34 @@ def _redteam(args: argparse.Namespace) -> int:
     source = Message(id="input", text=args.text, target=args.target, stance=args.side, community=args.side)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                             seed=args.seed)
+    lm = switch = None
+    template = reply_template = ""
+    if args.lm is not None and args.switch is not None:
+        from quartet.infopattern.switch import LMSwitch, switch_meta, switch_templates
+        from quartet.lm.backends import load_lm
+
+        template, reply_template = switch_templates(switch_meta(args.switch))
+        lm, switch = load_lm(args.lm), LMSwitch.load(args.switch)
     if args.endpoint:
+        from quartet.infopattern.redteam import add_evidence
+
         if not args.opposite:
             raise ValueError("--endpoint needs --opposite NAME (the community to write as)")
         key = os.environ.get(args.api_key_env, "") if args.api_key_env else ""
         responses = ChatEndpoint(args.endpoint, args.model_name, key).respond(source, args.opposite, args.k, params)
+        if switch is not None:  # the local switch scores the endpoint's replies: evidence spans
+            s = args.s if args.s is not None else (-stance_value(args.side) or 1.0)
+            responses = add_evidence(lm, switch, source, responses, s, template, reply_template, args.dim)
+        else:
+            print("evidence: none (give --lm and --switch to score the endpoint's replies with a local switch)")
     else:
-        from quartet.infopattern.switch import DEFAULT_TEMPLATE, LMSwitch, switch_meta
-        from quartet.lm.backends import load_lm
-
-        if args.lm is None or args.switch is None:
+        if switch is None:
             raise ValueError("give --lm and --switch (or --endpoint)")
         if args.s is None and stance_value(args.side) == 0:
             raise ValueError(f"--side {args.side!r} has no opposite; give --s VALUE")
         value = args.s if args.s is not None else -stance_value(args.side)
-        template = switch_meta(args.switch).get("template", DEFAULT_TEMPLATE)
-        lm = load_lm(args.lm)
-        responses = generate_responses(lm, LMSwitch.load(args.switch), [source], [value], args.k, params,
-                                       template, with_evidence=True)[0]
+        responses = generate_responses(lm, switch, [source], [value], args.k, params, template, with_evidence=True,
+                                       reply_template=reply_template, dim=args.dim)[0]
     for r in responses:
         spans = "; ".join(f"[{e['side']}] {e['text']}" for e in r.evidence)
         print(f"(s={r.s:+g}, {r.finish_reason}) {r.text}" + (f"\n    evidence: {spans}" if spans else ""))
@@ -172,8 +182,10 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.add_argument("--explain", action="store_true", help="switch detector: stance bins and evidence spans")
 
     switch = _group(verbs, "switch", "LM-Switch: train a stance switch on a frozen language model")
-    _config_verb(switch, "train", _switch_train, "train the base LM (built in) and the LM-Switch per data set",
-                 f"quartet infopattern switch train --config {DEFAULT_CONFIG} lm.model=/models/Qwen2.5-0.5B")
+    _config_verb(switch, "train", _switch_train, "train the base LM (built in) and the LM-Switch per data set; "
+                 "several stance dimensions: switch.n_dims=K and switch.value_map={label: [s_1, …, s_K], …}",
+                 f"quartet infopattern switch train --config {DEFAULT_CONFIG} lm.model=/models/Qwen2.5-0.5B "
+                 "'switch.n_dims=2' 'switch.value_map={support: [1, 0], deny: [-1, 0], query: [0, 1], comment: [0, -1]}'")
 
     p = _config_verb(verbs, "redteam", _redteam,
                      "responses as the opposite community would write them; without --text: the evaluation",
@@ -186,7 +198,9 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.add_argument("--s", type=float, default=None, help="switch value to write with (default: −s of --side)")
     p.add_argument("--k", type=int, default=3, help="responses")
     p.add_argument("--lm", type=Path, help="base LM folder (quartet or Hugging Face)")
-    p.add_argument("--switch", type=Path, help="switch folder (switch.safetensors)")
+    p.add_argument("--switch", type=Path, help="switch folder (switch.safetensors); with --endpoint it scores "
+                   "the replies for evidence spans")
+    p.add_argument("--dim", type=int, default=0, help="the switch dimension --s moves (several-dimension switches)")
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1 (instead of --lm)")
     p.add_argument("--model-name", default="default", help="model name sent to --endpoint")
     p.add_argument("--api-key-env", default="", help="environment variable holding the endpoint's API key")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from quartet.core.trainer import TrainConfig
-from quartet.infopattern.switch import DEFAULT_TEMPLATE
+from quartet.infopattern.prompts import DEFAULT_TEMPLATE, REPLY_TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,15 @@ class SwitchConfig:
     rank: int = 8  # rank r of W = P1·P2ᵀ
     epsilon: float = 1.0  # ε, the switch's overall scale
     label_field: Literal["stance", "community"] = "stance"  # which label gives each message its s
-    template: str = DEFAULT_TEMPLATE  # prompt a message is written after ({target} is its topic)
+    template: str = DEFAULT_TEMPLATE  # prompt a message on its own is written after ({target} is its topic)
+    # prompt a reply is written after ({parent}: the text it answers); red teaming answers the source
+    # message with it; "" = topic prompts only (the source message is then not seen)
+    reply_template: str = REPLY_TEMPLATE
+    peer_fraction: float = 0.5  # share of parentless training messages written as a reply to a same-topic peer
+    n_dims: int = 1  # stance dimensions K (several: give value_map)
+    # label -> s vector (n_dims numbers), e.g. {pro: [1, 0], con: [-1, 0]}; empty: stance_value (+1/−1/0)
+    value_map: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    dim: int = 0  # the dimension the switch detector scores and red teaming moves
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(steps=300, batch_size=32, lr=1e-2, warmup_steps=10, weight_decay=0.0)
     )

@@ -28,10 +28,11 @@ from quartet.infopattern.cleaning import clean_messages
 from quartet.infopattern.config import InfoPatternConfig
 from quartet.infopattern.loaders import load_dataset
 from quartet.infopattern.messages import Message
+from quartet.infopattern.prompts import prompt_pairs, training_contexts
 from quartet.infopattern.report import redteam_markdown, stance_markdown
 from quartet.infopattern.stance import EncoderStance, TfidfStance, load_detector, stance_metrics
 from quartet.infopattern.stance.switch_likelihood import SwitchLikelihoodStance
-from quartet.infopattern.switch import LMSwitch, hidden_dim, message_prompt, train_switch
+from quartet.infopattern.switch import LMSwitch, hidden_dim, train_switch
 from quartet.lm.protocol import LanguageModel, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,16 @@ def lm_path(run: RunDir, cfg: InfoPatternConfig, dataset: str) -> Path:
     return Path(cfg.lm.model) if cfg.lm.model else run.path / dataset / "lm" / "model"
 
 
+def train_contexts(cfg: InfoPatternConfig, train: list[Message]) -> dict[str, str]:
+    """What each training message answers (``prompts.training_contexts``); none without a reply template."""
+    if not cfg.switch.reply_template:
+        return {}
+    return training_contexts(train, cfg.switch.peer_fraction, cfg.seed)
+
+
 def ensure_lm(run: RunDir, cfg: InfoPatternConfig, dataset: str, train: list[Message]) -> LanguageModel:
-    """The base LM: the user's model, or a built-in LM trained here on the messages after their topic prompts."""
+    """The base LM: the user's model, or a built-in LM trained here on the messages after their prompts
+    (the same prompts the switch is trained with and red teaming generates after)."""
     from quartet.lm.backends import load_lm
 
     path = lm_path(run, cfg, dataset)
@@ -85,7 +94,7 @@ def ensure_lm(run: RunDir, cfg: InfoPatternConfig, dataset: str, train: list[Mes
 
     lm_run = RunDir(run.path / dataset / "lm")
     lm_run.path.mkdir(parents=True, exist_ok=True)
-    pairs = [(message_prompt(m, cfg.switch.template), " " + m.text) for m in train]
+    pairs = prompt_pairs(train, train_contexts(cfg, train), cfg.switch.template, cfg.switch.reply_template)
     tok_dir = lm_run.path / "tokenizer"
     if (tok_dir / "tokenizer.json").is_file():
         tokenizer = Tokenizer.load(tok_dir)
@@ -110,12 +119,15 @@ def ensure_switch(run: RunDir, cfg: InfoPatternConfig, dataset: str, lm: Languag
     path = switch_path(run, dataset)
     if (path / "switch.json").is_file():
         return LMSwitch.load(path)
-    switch = LMSwitch(hidden_dim(lm), cfg.switch.rank, 1, cfg.switch.epsilon, seed=cfg.seed)
+    sc = cfg.switch
+    switch = LMSwitch(hidden_dim(lm), sc.rank, sc.n_dims, sc.epsilon, seed=cfg.seed)
     max_len = getattr(getattr(lm.module, "cfg", None), "max_seq_len", 256)
-    metrics = train_switch(lm, switch, train, cfg.switch.train, run.path / dataset / "switch_train",
-                           cfg.switch.template, cfg.switch.label_field, max_len=max_len)
+    value_map = {k: list(v) for k, v in sc.value_map.items()} or None
+    metrics = train_switch(lm, switch, train, sc.train, run.path / dataset / "switch_train", sc.template,
+                           sc.label_field, value_map, max_len, train_contexts(cfg, train), sc.reply_template)
     log.info("%s switch trained: %s", dataset, metrics)
-    switch.save(path, {"template": cfg.switch.template, "label_field": cfg.switch.label_field,
+    switch.save(path, {"template": sc.template, "reply_template": sc.reply_template, "label_field": sc.label_field,
+                       "value_map": value_map, "peer_fraction": sc.peer_fraction,
                        "base_model": str(lm_path(run, cfg, dataset))})
     return switch
 
@@ -138,7 +150,8 @@ def build_detector(kind: str, cfg: InfoPatternConfig, run: RunDir, dataset: str,
     if kind == "switch":
         # Absolute paths: the saved detector must find its LM and switch from any working directory.
         return SwitchLikelihoodStance(lm_path(run, cfg, dataset).resolve(), switch_path(run, dataset).resolve(),
-                                      cfg.stance.switch_values, n_spans=cfg.stance.n_spans, lm=lm, switch=switch)
+                                      cfg.stance.switch_values, n_spans=cfg.stance.n_spans, dim=cfg.switch.dim,
+                                      lm=lm, switch=switch)
     raise ValueError(f"unknown detector {kind!r} (tfidf, encoder, switch)")
 
 
@@ -243,7 +256,8 @@ def run_redteam(cfg: InfoPatternConfig, runs: Path | None = None) -> Path:
     started = time.perf_counter()
     result = evaluate_redteam(lm, switch, detectors[headline], sources, rt.magnitudes, rt.k, params,
                               cfg.switch.template, rt.n_examples, cfg.switch.label_field,
-                              {k: d for k, d in detectors.items() if k != headline})
+                              {k: d for k, d in detectors.items() if k != headline},
+                              reply_template=cfg.switch.reply_template, dim=cfg.switch.dim)
     # How good each flip detector is on this data set's eval split, when the stance report has it.
     quality = {k: json.loads(p.read_text())["macro_f1"] for k in rt.flip_detectors
                if (p := run.artifacts / "stance" / f"{rt.dataset}_{k}.json").is_file()}

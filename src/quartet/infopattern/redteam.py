@@ -2,11 +2,14 @@
 
 Backends:
 
-* a ``LanguageModel`` (built-in or Hugging Face) with an ``LMSwitch``: the topic prompt is
-  continued with the switch at s = −s_source (or any value the user picks), K samples that
-  share one prefill;
+* a ``LanguageModel`` (built-in or Hugging Face) with an ``LMSwitch``: the reply prompt
+  ``topic : <target> . message : <source text> . reply :`` (``prompts.REPLY_TEMPLATE``, the one
+  the LM and switch were trained with) is continued with the switch at s = −s_source (or any
+  value the user picks), K samples that share one prefill; a switch saved without a reply
+  template sees the topic prompt only;
 * ``ChatEndpoint``: any OpenAI-compatible chat server (a base URL from the user) with a
-  community persona prompt, for those who run a large model elsewhere.
+  community persona prompt, for those who run a large model elsewhere; its replies get
+  evidence spans when a local LM + switch is given to score them (``add_evidence``).
 
 Evaluation (``evaluate_redteam``), at several switch magnitudes |s| (|s| = 0 is the
 unswitched base model, the control): stance flip rate (share of responses that an
@@ -27,17 +30,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from quartet.infopattern.messages import Message, stance_value
+from quartet.infopattern.prompts import DEFAULT_TEMPLATE, REPLY_TEMPLATE, message_prompt
 from quartet.infopattern.stance.base import StanceDetector
 from quartet.infopattern.stance.metrics import polar_labels
 from quartet.infopattern.stance.switch_likelihood import evidence_spans
-from quartet.infopattern.switch import (
-    DEFAULT_TEMPLATE,
-    LMSwitch,
-    fit_to_context,
-    message_prompt,
-    switched,
-    token_logprobs,
-)
+from quartet.infopattern.switch import LMSwitch, axis_value, fit_to_context, switched, token_logprobs
 from quartet.lm.protocol import LanguageModel, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -72,11 +69,15 @@ def generate_responses(
     params: SamplingParams,
     template: str = DEFAULT_TEMPLATE,
     with_evidence: bool = False,
+    reply_template: str = REPLY_TEMPLATE,
+    dim: int | None = None,
 ) -> list[list[Response]]:
     """``k`` responses per source, source i written with the switch at ``s_values[i]`` (0: base model).
 
-    Sources sharing a value are generated in one batch. Generation always ends at
-    ``params.max_new_tokens``.
+    Each response answers its source: the prompt is ``reply_template`` with the source's text as
+    ``{parent}`` (``reply_template=""``: the topic prompt alone). ``dim`` picks the dimension of a
+    several-dimension switch that ``s`` moves. Sources sharing a value are generated in one batch.
+    Generation always ends at ``params.max_new_tokens``.
     """
     if len(sources) != len(s_values):
         raise ValueError(f"{len(sources)} sources but {len(s_values)} switch values")
@@ -86,21 +87,46 @@ def generate_responses(
     for value in sorted(set(s_values)):
         idx = [i for i, v in enumerate(s_values) if v == value]
         # A long topic (a RumourEval source tweet) is shortened so that prompt + generation fit the context.
-        prompts = [fit_to_context(lm, message_prompt(sources[i], template), "", params.max_new_tokens)[0]
-                   for i in idx]
+        prompts = [fit_to_context(lm, reply_prompt(sources[i], template, reply_template), "",
+                                  params.max_new_tokens)[0] for i in idx]
         if switch is None or value == 0:
             groups = lm.generate(prompts, params, n=k)
         else:
-            with switched(lm, switch, value):
+            with switched(lm, switch, axis_value(switch, value, dim)):
                 groups = lm.generate(prompts, params, n=k)
         for i, prompt, group in zip(idx, prompts, groups, strict=True):
             for c in group:
                 text = " ".join(c.text.split())  # the word tokenizer's decode may double spaces
                 spans = []
                 if with_evidence and switch is not None and text and value != 0:
-                    spans = [asdict(sp) for sp in evidence_spans(lm, switch, prompt, " " + text, s=abs(value))]
+                    spans = [asdict(sp) for sp in evidence_spans(lm, switch, prompt, " " + text, s=abs(value),
+                                                                 dim=dim)]
                 out[i].append(Response(sources[i].id, sources[i].target, value, text, c.finish_reason, spans))
     return out
+
+
+def reply_prompt(source: Message, template: str = DEFAULT_TEMPLATE, reply_template: str = REPLY_TEMPLATE) -> str:
+    """The prompt a response to ``source`` is written after: ``source``'s topic and its text.
+
+    >>> reply_prompt(Message(id="a", text="Ban it.", target="gambling"))
+    'topic : gambling . message : Ban it. . reply :'
+    """
+    return message_prompt(source, template, source.text, reply_template)
+
+
+def add_evidence(
+    lm: LanguageModel, switch: LMSwitch, source: Message, responses: Sequence[Response], s: float,
+    template: str = DEFAULT_TEMPLATE, reply_template: str = REPLY_TEMPLATE, dim: int | None = None, n: int = 2,
+) -> list[Response]:
+    """``responses`` (e.g. a chat endpoint's) with evidence spans from the local ``lm`` + ``switch``: each
+    reply is scored after ``source``'s reply prompt, with the switch at +|s| against −|s|."""
+    from dataclasses import replace
+
+    prompt = reply_prompt(source, template, reply_template)
+    value = abs(s) or 1.0
+    return [replace(r, evidence=[asdict(sp) for sp in evidence_spans(lm, switch, prompt, " " + r.text, n,
+                                                                      s=value, dim=dim)]) if r.text.strip() else r
+            for r in responses]
 
 
 def persona_prompt(side: str, target: str | None) -> str:
@@ -199,6 +225,8 @@ def evaluate_redteam(
     n_examples: int = 3,
     label_field: str = "stance",
     other_detectors: dict[str, StanceDetector] | None = None,
+    reply_template: str = REPLY_TEMPLATE,
+    dim: int | None = None,
 ) -> dict[str, Any]:
     """Flip rate, perplexity and diversity at each |s|; examples with evidence at the largest |s|.
 
@@ -212,7 +240,8 @@ def evaluate_redteam(
     targets = [target_value(m, label_field) for m in sources]
     rows, examples = [], []
     for magnitude in magnitudes:
-        responses = generate_responses(lm, switch, sources, [t * magnitude for t in targets], k, params, template)
+        responses = generate_responses(lm, switch, sources, [t * magnitude for t in targets], k, params, template,
+                                       reply_template=reply_template, dim=dim)
         flat = [(i, r) for i, group in enumerate(responses) for r in group]
         as_messages = [Message(id=f"{r.source_id}-r{j}", text=r.text or "(empty)", target=r.target)
                        for j, (_, r) in enumerate(flat)]
@@ -223,7 +252,8 @@ def evaluate_redteam(
             "abs_s": magnitude, "n_responses": len(flat), "flip_rate": flip_rate(detector, as_messages, wanted),
             "flip_rate_by": {name: flip_rate(det, as_messages, wanted) for name, det in (other_detectors or {}).items()},
             "empty": sum(not t for t in texts),
-            "perplexity": perplexity(lm, [message_prompt(sources[i], template) for i, _ in flat], texts),
+            "perplexity": perplexity(lm, [reply_prompt(sources[i], template, reply_template) for i, _ in flat],
+                                     texts),
             "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
         })
         log.info("red teaming |s|=%s: %s", magnitude, rows[-1])
@@ -231,12 +261,13 @@ def evaluate_redteam(
     if top > 0 and n_examples:
         chosen = sources[:n_examples]
         shown = generate_responses(lm, switch, chosen, [target_value(m, label_field) * top for m in chosen], min(k, 2),
-                                   params, template, with_evidence=True)
+                                   params, template, with_evidence=True, reply_template=reply_template, dim=dim)
         for m, group in zip(chosen, shown, strict=True):
             examples.append({"source": m.to_json(), "target_side": labels[target_value(m, label_field)],
                              "responses": [asdict(r) for r in group]})
     return {"rows": rows, "examples": examples, "k": k, "n_sources": len(sources),
-            "side_labels": {str(k_): v for k_, v in labels.items()}}
+            "side_labels": {str(k_): v for k_, v in labels.items()},
+            "prompt": reply_prompt(sources[0], template, reply_template)}  # what the model sees, for the first source
 
 
 def highlight_html(text: str, evidence: Sequence[dict[str, Any]]) -> str:

@@ -34,13 +34,14 @@ from quartet.core.checkpoint import load_weights, read_weights_config, save_weig
 from quartet.core.runs import RunDir
 from quartet.core.trainer import TrainConfig, Trainer
 from quartet.infopattern.messages import Message, stance_value
+from quartet.infopattern.prompts import DEFAULT_TEMPLATE, REPLY_TEMPLATE, message_prompt
 from quartet.lm.data import IGNORE, collate_lm, encode_sft
 from quartet.lm.protocol import LanguageModel, context_limit
 from quartet.lm.scoring import split_continuation
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE = "topic : {target} . message :"  # the prompt a message is written after
+__all__ = ["DEFAULT_TEMPLATE", "REPLY_TEMPLATE", "LMSwitch", "message_prompt", "switched", "train_switch"]
 
 
 class LMSwitch(nn.Module):
@@ -96,6 +97,20 @@ def switched(lm: LanguageModel, switch: LMSwitch, s: float | Sequence[float] | t
         yield
 
 
+def axis_value(switch: LMSwitch, value: float, dim: int | None = None) -> float | list[float]:
+    """``s`` that sets dimension ``dim`` to ``value`` and the others to 0 (``dim`` None, or a
+    one-dimension switch: ``value`` itself, which ``switched`` applies to every dimension).
+
+    >>> axis_value(LMSwitch(4, 1, n_dims=3), -1.0, 1), axis_value(LMSwitch(4, 1), 0.5, 0)
+    ([0.0, -1.0, 0.0], 0.5)
+    """
+    if dim is None or switch.n_dims == 1:
+        return value
+    if not 0 <= dim < switch.n_dims:
+        raise ValueError(f"switch dimension {dim} does not exist (the switch has {switch.n_dims})")
+    return [value if k == dim else 0.0 for k in range(switch.n_dims)]
+
+
 def hidden_dim(lm: LanguageModel) -> int:
     """Width of ``lm``'s final hidden state (the built-in model's ``dim``, a HF model's ``hidden_size``)."""
     cfg = getattr(lm.module, "cfg", None)
@@ -108,9 +123,10 @@ def hidden_dim(lm: LanguageModel) -> int:
     raise ValueError("cannot tell the hidden size of this language model")
 
 
-def message_prompt(message: Message, template: str = DEFAULT_TEMPLATE) -> str:
-    """The prompt a message is scored or generated after (its topic, when it has one)."""
-    return template.format(target=message.target or "none")
+def switch_templates(meta: dict[str, Any]) -> tuple[str, str]:
+    """``(topic template, reply template)`` a saved switch was trained with; a switch saved
+    without a reply template was trained on topic prompts only, so it gets none ("")."""
+    return meta.get("template", DEFAULT_TEMPLATE), meta.get("reply_template", "")
 
 
 def label_vector(label: str | None, value_map: dict[str, Sequence[float]] | None, n_dims: int) -> list[float]:
@@ -160,11 +176,15 @@ def switch_examples(
     value_map: dict[str, Sequence[float]] | None = None,
     n_dims: int = 1,
     max_len: int = 256,
+    contexts: dict[str, str] | None = None,
+    reply_template: str = REPLY_TEMPLATE,
 ) -> list[dict[str, Any]]:
-    """One LM example per message: loss on the message text after its topic prompt, with its ``s``."""
+    """One LM example per message: loss on the message text after its prompt (the reply template
+    when ``contexts`` gives the text it answers, else the topic template), with its ``s``."""
     out = []
     for m in messages:
-        ex = encode_sft(lm.tokenizer, message_prompt(m, template), " " + m.text, max_len)
+        prompt = message_prompt(m, template, (contexts or {}).get(m.id), reply_template)
+        ex = encode_sft(lm.tokenizer, prompt, " " + m.text, max_len)
         out.append({**ex, "s": label_vector(getattr(m, label_field), value_map, n_dims)})
     return out
 
@@ -179,15 +199,19 @@ def train_switch(
     label_field: str = "stance",
     value_map: dict[str, Sequence[float]] | None = None,
     max_len: int = 256,
+    contexts: dict[str, str] | None = None,
+    reply_template: str = REPLY_TEMPLATE,
 ) -> dict[str, float]:
     """Train ``switch`` on ``messages`` with ``lm`` frozen; resumes from ``run``'s checkpoints.
 
-    Every message contributes the LM loss of its text with ``s`` = its label's value. A run with
-    only one side (all ``s`` equal) cannot learn a direction and is refused.
+    Every message contributes the LM loss of its text (after its prompt, see ``switch_examples``)
+    with ``s`` = its label's value (``value_map`` gives one vector per label for several
+    dimensions). A run with only one side (all ``s`` equal) cannot learn a direction and is refused.
     """
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     run.path.mkdir(parents=True, exist_ok=True)
-    examples = switch_examples(lm, messages, template, label_field, value_map, switch.n_dims, max_len)
+    examples = switch_examples(lm, messages, template, label_field, value_map, switch.n_dims, max_len,
+                               contexts, reply_template)
     if len({tuple(e["s"]) for e in examples}) < 2:
         raise ValueError("every message has the same switch value: a switch needs at least two sides to learn from")
     lm.module.requires_grad_(False)
@@ -203,7 +227,7 @@ def train_switch(
 def fit_to_context(lm: LanguageModel, prompt: str, text: str, reserve: int = 0) -> tuple[str, str]:
     """``(prompt, text)`` shortened to fit the model's context with ``reserve`` tokens to spare.
 
-    The prompt loses tokens from its start (its end, "… message :", is what the text follows);
+    The prompt loses tokens from its start (its end, "… message :" or "… reply :", is what the text follows);
     the text keeps its start, with at least half of the room. Unchanged when it already fits.
     """
     limit = context_limit(lm)

@@ -5,13 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import torch
-
+from quartet.core.distributed import local_device
 from quartet.lm.protocol import LanguageModel
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """This process's device: ``cuda:LOCAL_RANK`` under ``torchrun`` on a GPU node, ``cuda``, or ``cpu``."""
+    return str(local_device())
+
+
+def _resolve_run(path: Path) -> Path:
+    """A run directory stands for its latest checkpoint; a folder holding a saved model is that model,
+    even when it also keeps training checkpoints."""
+    if (path / "model.json").is_file() or (path / "config.json").is_file() or not (path / "checkpoints").is_dir():
+        return path
+    from quartet.core.runs import RunDir
+
+    latest = RunDir(path).latest_checkpoint()
+    if latest is None:
+        raise FileNotFoundError(f"run {path} has no checkpoint yet")
+    return latest
 
 
 def load_lm(
@@ -24,34 +37,26 @@ def load_lm(
 
     A run directory is accepted too: its latest checkpoint is used. With ``backend="openai"``,
     ``path`` is the base URL of an OpenAI-compatible server (``http://127.0.0.1:8000/v1``).
+    With ``backend="vllm"`` a built-in model is exported to a Hugging Face folder beside it
+    first (``quartet.lm.vllm_backend.hf_folder_for``).
     """
     if backend == "openai" or str(path).startswith(("http://", "https://")):
         from quartet.lm.remote import OpenAICompatibleLM
 
         return OpenAICompatibleLM(str(path))
-    path = Path(path)
+    path = _resolve_run(Path(path))
+    if backend == "vllm":
+        from quartet.lm.vllm_backend import VLLMLM
+
+        return VLLMLM.load(path)
     device = device or default_device()
     if backend == "auto":
-        # A folder holding a saved model is that model, even when it also keeps training checkpoints.
-        if not (path / "model.json").is_file() and not (path / "config.json").is_file() and (
-            path / "checkpoints"
-        ).is_dir():
-            from quartet.core.runs import RunDir
-
-            latest = RunDir(path).latest_checkpoint()
-            if latest is None:
-                raise FileNotFoundError(f"run {path} has no checkpoint yet")
-            path = latest
         if (path / "model.json").is_file():
             backend = "builtin"
         elif (path / "config.json").is_file():
             backend = "hf"
         else:
             raise FileNotFoundError(f"{path} holds neither a quartet model (model.json) nor a HF model (config.json)")
-    if backend == "vllm":
-        from quartet.lm.vllm_backend import VLLMLM
-
-        return VLLMLM.load(path)
     if backend == "builtin":
         from quartet.lm.builtin import BuiltinLM
 

@@ -25,15 +25,17 @@ class BuiltinDecoder:
 
     def prefill(self, input_ids, attention_mask, capacity) -> tuple[torch.Tensor, KVCache]:
         cache = self.model.new_cache(input_ids.shape[0], capacity)
-        logits = self.model(input_ids, attention_mask=attention_mask, cache=cache)
-        return logits[:, -1], cache
+        hidden = self.model.hidden(input_ids, attention_mask=attention_mask, cache=cache)
+        return self.model.head(hidden[:, -1]), cache  # the output head on the last position only
 
     def repeat(self, state: KVCache, n: int) -> KVCache:
         state.repeat_rows(n)
         return state
 
     def step(self, tokens, attention_mask, state: KVCache) -> torch.Tensor:
-        return self.model(tokens, attention_mask=attention_mask, cache=state)[:, -1]
+        # The cache knows the prompt's padding and each row's position, and generated
+        # tokens are real, so the step needs no mask (and builds none when nothing is padded).
+        return self.model(tokens, cache=state)[:, -1]
 
 
 class BuiltinLM:

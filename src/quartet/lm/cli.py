@@ -27,7 +27,7 @@ def _sample(args: argparse.Namespace) -> int:
     lm = load_lm(args.run if args.run.startswith(("http://", "https://")) else model_dir(Path(args.run)))
     params = SamplingParams(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        stop=tuple(args.stop), seed=args.seed,
+        stop=tuple(args.stop), stop_token_ids=tuple(args.stop_token_id), seed=args.seed,
     )
     for i, completion in enumerate(lm.generate([args.prompt], params, n=args.n)[0]):
         print(f"--- sample {i} ({completion.finish_reason}, {len(completion.token_ids)} tokens)")
@@ -88,6 +88,8 @@ def register(subparsers, name: str, help_text: str) -> None:
     sample.add_argument("--top-k", type=int, default=0)
     sample.add_argument("--top-p", type=float, default=1.0)
     sample.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    sample.add_argument("--stop-token-id", action="append", type=int, default=[],
+                        help="token id that ends a sample like eos (repeatable)")
     sample.add_argument("--seed", type=int, default=0)
 
     export = add_verb(verbs, "export", _export, "export a built-in model as a LlamaForCausalLM folder",

@@ -58,14 +58,26 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
     return logits
 
 
-def choose_tokens(logits: torch.Tensor, params: SamplingParams, uniforms: torch.Tensor) -> torch.Tensor:
-    """Pick one token per row of ``logits`` (B, V) using ``uniforms`` (B,) in [0, 1)."""
+def choose_tokens(
+    logits: torch.Tensor, params: SamplingParams, uniforms: torch.Tensor, log_probs: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Pick one token per row of ``logits`` (B, V) using ``uniforms`` (B, 1) in (0, 1]: ids (B, 1).
+
+    Inverse CDF: the first token whose cumulative mass reaches ``u`` times the total. With
+    u > 0 a token of zero mass (filtered out) is never picked, and with u <= 1 the index
+    stays below V.
+
+    ``log_probs`` is ``log_softmax(logits)`` when the caller has it: at temperature 1 with
+    no filtering the sampling distribution is its ``exp``, which saves a softmax.
+    """
     if params.temperature <= 0:
-        return logits.argmax(-1)
-    filtered = filter_logits(logits.float() / params.temperature, params.top_k, params.top_p)
-    cdf = filtered.softmax(-1).cumsum(-1)  # (B, V)
-    target = (uniforms * cdf[:, -1]).unsqueeze(-1)
-    return torch.searchsorted(cdf, target).squeeze(-1).clamp(max=logits.shape[-1] - 1)
+        return logits.argmax(-1, keepdim=True)
+    if params.temperature == 1.0 and params.top_k <= 0 and params.top_p >= 1.0:
+        probs = log_probs.exp() if log_probs is not None else logits.float().softmax(-1)
+    else:
+        probs = filter_logits(logits.float() / params.temperature, params.top_k, params.top_p).softmax(-1)
+    cdf = probs.cumsum(-1)  # (B, V)
+    return torch.searchsorted(cdf, uniforms * cdf[:, -1:])
 
 
 def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,7 +103,7 @@ def _cut_at_stop(ids: list[int], text: str, stops: Sequence[str], decode: Callab
     return text[:cut], keep
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_ids(
     decoder: IncrementalDecoder,
     prompts: Sequence[Sequence[int]],
@@ -104,63 +116,87 @@ def generate_ids(
     base_seed: int | None = None,
     device: torch.device | str = "cpu",
 ) -> list[list[Completion]]:
-    """Sample ``n`` continuations of each tokenized prompt; one prefill per prompt."""
+    """Sample ``n`` continuations of each tokenized prompt; one prefill per prompt.
+
+    A decoding step is a handful of tensor ops and no host round trip except the "all
+    finished?" check; stop strings, when given, decode the unfinished rows every step.
+    """
     if params.max_new_tokens < 1:
         raise ValueError("max_new_tokens must be at least 1")
     prompt_indices = list(prompt_indices if prompt_indices is not None else range(len(prompts)))
     if base_seed is None:
         base_seed = params.seed if params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
+    steps = params.max_new_tokens
     ids, mask = left_pad(prompts, pad_id)
     ids, mask = ids.to(device), mask.to(device)
-    capacity = ids.shape[1] + params.max_new_tokens
-    logits, state = decoder.prefill(ids, mask, capacity)
+    width = ids.shape[1]
+    logits, state = decoder.prefill(ids, mask, width + steps)
     if n > 1:
         state = decoder.repeat(state, n)
         logits = logits.repeat_interleave(n, dim=0)
         mask = mask.repeat_interleave(n, dim=0)
     rows = logits.shape[0]
-    uniforms = torch.stack(
+    # The mask of every position this generation can reach, filled once; step t passes a view.
+    full_mask = mask.new_ones(rows, width + steps)
+    full_mask[:, :width] = mask
+    # Drawn in [0, 1), used as 1 - u in (0, 1] (see ``choose_tokens``); step-major, so that
+    # step t reads one contiguous (rows, 1) slice.
+    uniforms = 1 - torch.stack(
         [
-            torch.rand(params.max_new_tokens, generator=torch.Generator().manual_seed(row_seed(base_seed, p, j)))
+            torch.rand(steps, generator=torch.Generator().manual_seed(row_seed(base_seed, p, j)))
             for p in prompt_indices
             for j in range(n)
-        ]
-    ).to(device)  # (rows, max_new_tokens)
+        ],
+        dim=1,
+    ).to(device).unsqueeze(-1)  # (steps, rows, 1)
 
-    tokens = torch.full((rows, params.max_new_tokens), pad_id, dtype=torch.long, device=device)
-    logprobs = torch.zeros((rows, params.max_new_tokens), device=device)
-    lengths = torch.full((rows,), params.max_new_tokens, dtype=torch.long)
-    reasons = ["length"] * rows
+    tokens = torch.full((steps, rows, 1), pad_id, dtype=torch.long, device=device)
+    logprobs = torch.zeros((steps, rows, 1), device=device)
+    lengths = torch.full((rows, 1), steps, dtype=torch.long, device=device)
+    finished = torch.zeros((rows, 1), dtype=torch.bool, device=device)
+    stop_ids = sorted({eos_id, *params.stop_token_ids})
+    stop_tensor = torch.tensor(stop_ids, device=device)
     stopped: dict[int, tuple[str, int]] = {}
-    finished = torch.zeros(rows, dtype=torch.bool, device=device)
-    for t in range(params.max_new_tokens):
-        token = choose_tokens(logits, params, uniforms[:, t])
-        token = torch.where(finished, torch.full_like(token, pad_id), token)
-        tokens[:, t] = token
-        logprobs[:, t] = F.log_softmax(logits.float(), -1).gather(-1, token[:, None]).squeeze(-1)
-        for row in torch.nonzero((token == eos_id) & ~finished).flatten().tolist():
-            reasons[row], lengths[row] = "eos", t
-        finished |= token == eos_id
+    for t in range(steps):
+        log_probs = F.log_softmax(logits.float(), -1)  # (rows, V)
+        token = choose_tokens(logits, params, uniforms[t], log_probs)  # (rows, 1)
+        token.masked_fill_(finished, pad_id)
+        tokens[t] = token
+        torch.gather(log_probs, 1, token, out=logprobs[t])
+        ended = token == eos_id if len(stop_ids) == 1 else torch.isin(token, stop_tensor)
+        if pad_id in stop_ids:  # finished rows hold pad: only a live row can end now
+            ended &= ~finished
+        lengths.masked_fill_(ended, t)
+        finished |= ended
         if params.stop:
-            for row in torch.nonzero(~finished).flatten().tolist():
-                row_ids = tokens[row, : t + 1].tolist()
+            for row in torch.nonzero(~finished[:, 0]).flatten().tolist():
+                row_ids = tokens[: t + 1, row, 0].tolist()
                 hit = _cut_at_stop(row_ids, decode(row_ids), params.stop, decode)
                 if hit is not None:
                     stopped[row] = hit
-                    reasons[row], lengths[row] = "stop", hit[1]
+                    lengths[row] = hit[1]
                     finished[row] = True
-        if bool(finished.all()) or t == params.max_new_tokens - 1:
+        if t == steps - 1 or bool(finished.all()):
             break
-        mask = torch.cat([mask, torch.ones((rows, 1), dtype=mask.dtype, device=device)], dim=1)
-        logits = decoder.step(token[:, None], mask, state)
+        logits = decoder.step(token, full_mask[:, : width + t + 1], state)
 
+    tokens_list = tokens[:, :, 0].T.tolist()
+    logprobs_list = logprobs[:, :, 0].T.tolist()
+    lengths_list, finished_list = lengths[:, 0].tolist(), finished[:, 0].tolist()
+    reasons = []
+    for row in range(rows):
+        if row in stopped:
+            reasons.append("stop")
+        elif not finished_list[row]:
+            reasons.append("length")
+        else:  # ended on a stop token, which is kept in ``tokens`` at the row's length
+            reasons.append("eos" if tokens_list[row][lengths_list[row]] == eos_id else "stop")
     results: list[list[Completion]] = []
-    tokens_list, logprobs_list = tokens.tolist(), logprobs.tolist()
     for p in range(len(prompts)):
         group = []
         for j in range(n):
             row = p * n + j
-            length = int(lengths[row])
+            length = lengths_list[row]
             row_ids = tokens_list[row][:length]
             text = stopped[row][0] if row in stopped else decode(row_ids)
             group.append(

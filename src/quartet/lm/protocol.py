@@ -38,6 +38,7 @@ class SamplingParams:
     top_k: int = 0  # keep only the k most likely tokens (0: off)
     top_p: float = 1.0  # nucleus sampling mass (1.0: off)
     stop: tuple[str, ...] = ()  # stop strings; the returned text ends before the first one found
+    stop_token_ids: tuple[int, ...] = ()  # token ids that end a row like eos does (eos always does)
     seed: int | None = None  # per-request seed: the same seed gives the same samples whatever the batch
 
 
@@ -46,7 +47,7 @@ class Completion:
     """One generated continuation."""
 
     text: str  # decoded text, cut before a stop string
-    token_ids: tuple[int, ...]  # generated token ids (up to and excluding eos / the stop string's tokens)
+    token_ids: tuple[int, ...]  # generated token ids (up to and excluding eos / a stop token / the stop string's tokens)
     logprobs: tuple[float, ...]  # log-prob of each generated token under the model (temperature 1, unfiltered)
     finish_reason: Literal["stop", "eos", "length"]
 

@@ -16,7 +16,7 @@ import torch
 from quartet.core import distributed
 from quartet.core.config import ConfigError
 from quartet.core.records import BadRecordError, iter_jsonl
-from quartet.core.runs import is_writer, open_run, runs_root
+from quartet.core.runs import open_run, runs_root
 from quartet.core.seeding import seed_everything
 from quartet.core.trainer import TrainConfig
 from quartet.lm.builtin import BuiltinLM
@@ -32,7 +32,8 @@ class CorpusConfig:
     source: Literal["arithmetic", "facts", "file"] = "arithmetic"  # a built-in world or a file
     path: str = ""  # for source=file: .txt (a document per line) or .jsonl (field "text")
     n_documents: int = 2000  # arithmetic: number of problems with solutions
-    seed: int = 0  # world seed
+    seed: int = 0  # world seed; also picks the held-out documents
+    eval_fraction: float = 0.05  # share of documents held out for eval_loss (0: none; at least 1 when > 0)
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,39 @@ def read_corpus(cfg: CorpusConfig) -> list[str]:
     return docs
 
 
+def split_held_out(docs: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, held out): a seeded ``fraction`` of the documents, at least one when > 0.
+
+    >>> split_held_out(["a", "b", "c", "d"], 0.25, seed=0)
+    (['b', 'c', 'd'], ['a'])
+    """
+    if not 0 <= fraction < 1:
+        raise ConfigError(f"corpus.eval_fraction: {fraction} is not in [0, 1)")
+    if fraction == 0:
+        return docs, []
+    n_eval = max(1, round(fraction * len(docs)))
+    if n_eval >= len(docs):
+        raise ConfigError(f"corpus.eval_fraction: {fraction} of {len(docs)} documents leaves none to train on")
+    gen = torch.Generator().manual_seed(seed)
+    held = set(torch.randperm(len(docs), generator=gen)[:n_eval].tolist())
+    return [d for i, d in enumerate(docs) if i not in held], [d for i, d in enumerate(docs) if i in held]
+
+
 def run_train(cfg: LMRunConfig, runs: Path | None = None) -> Path:
-    """Train (or resume) ``runs/lm/<name>``; the final model is saved under ``model/``."""
+    """Train (or resume) ``runs/lm/<name>``; the final model is saved under ``model/``.
+
+    ``corpus.eval_fraction`` of the documents never reach the tokenizer or the optimizer;
+    their loss is logged as ``eval_loss`` every ``train.eval_every`` steps and at the end.
+    """
     run = open_run((runs or runs_root()) / "lm" / cfg.name, cfg)
     seed_everything(cfg.train.seed)
-    docs = read_corpus(cfg.corpus)
+    docs, held_out = split_held_out(read_corpus(cfg.corpus), cfg.corpus.eval_fraction, cfg.corpus.seed)
     tokenizer_dir = run.path / "tokenizer"
-    if is_writer() and not (tokenizer_dir / "tokenizer.json").is_file():
+    if distributed.is_writer() and not (tokenizer_dir / "tokenizer.json").is_file():
         Tokenizer.train(docs, kind=cfg.tokenizer.kind, vocab_size=cfg.tokenizer.vocab_size).save(tokenizer_dir)
-    distributed.setup(torch.device("cpu"))  # under torchrun: join now, so the barrier below is shared
+    # This rank's device: cuda:LOCAL_RANK (NCCL) on a GPU node, the CPU (gloo) otherwise.
+    device = distributed.local_device()
+    distributed.setup(device)  # under torchrun: join now, so the barrier below is shared
     distributed.barrier()  # other processes read rank 0's tokenizer
     tokenizer = Tokenizer.load(tokenizer_dir)
     arch = ModelConfig(
@@ -105,10 +130,10 @@ def run_train(cfg: LMRunConfig, runs: Path | None = None) -> Path:
         n_heads=cfg.model.n_heads,
         max_seq_len=cfg.model.max_seq_len,
     )
-    lm = BuiltinLM.create(arch, tokenizer, seed=cfg.train.seed)
+    lm = BuiltinLM.create(arch, tokenizer, seed=cfg.train.seed, device=device)
     log.info("model: %d parameters, vocabulary %d", lm.module.num_parameters(), tokenizer.vocab_size)
-    metrics = train_lm(lm, [("", doc) for doc in docs], cfg.train, run)
-    if is_writer():
+    metrics = train_lm(lm, [("", doc) for doc in docs], cfg.train, run, eval_pairs=[("", doc) for doc in held_out])
+    if distributed.is_writer():  # the weights file is not written through core.io's guarded helpers
         lm.save(run.path / "model")
     log.info("finished %s: %s", run.path, metrics)
     return run.path

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from quartet.core.runs import RunDir
 from quartet.core.trainer import TrainConfig, Trainer
 from quartet.lm.data import collate_lm, encode_sft, lm_loss
@@ -22,6 +24,26 @@ def model_config_of(lm: LanguageModel) -> dict[str, Any]:
     return hf_config.to_dict() if hf_config is not None else {}
 
 
+def eval_loss_fn(examples: Sequence[dict[str, list[int]]], pad_id: int, batch_size: int) -> Callable[[nn.Module], dict[str, float]]:
+    """An ``eval_fn`` for the trainer: mean loss per labelled token over ``examples``, in batches.
+
+    Weighted by tokens, so the result does not depend on how the examples fall into batches.
+    """
+
+    def evaluate(module: nn.Module) -> dict[str, float]:
+        total, tokens = 0.0, 0.0
+        device = next(module.parameters()).device
+        for start in range(0, len(examples), batch_size):
+            batch = collate_lm(list(examples[start : start + batch_size]), pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss, metrics = lm_loss(module, batch)
+            total += float(loss) * metrics["tokens"]
+            tokens += metrics["tokens"]
+        return {"loss": total / max(tokens, 1.0), "tokens": tokens}
+
+    return evaluate
+
+
 def train_lm(
     lm: LanguageModel,
     pairs: Sequence[tuple[str, str]],
@@ -29,14 +51,23 @@ def train_lm(
     run: RunDir | Path,
     max_len: int | None = None,
     eval_fn: Callable[[Any], dict[str, float]] | None = None,
+    eval_pairs: Sequence[tuple[str, str]] = (),
 ) -> dict[str, float]:
     """Fine-tune (or pretrain, with prompt "") ``lm`` in place; resumes from ``run``'s checkpoints.
 
-    Loss is on the response tokens and eos only. Returns the final metrics.
+    Loss is on the response tokens and eos only. ``eval_pairs`` (held out) add ``eval_loss``
+    to the metrics every ``cfg.eval_every`` steps and at the end. Returns the final metrics.
     """
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     limit = max_len or getattr(getattr(lm.module, "cfg", None), "max_seq_len", 1024)
     examples = [encode_sft(lm.tokenizer, prompt, response, limit) for prompt, response in pairs]
+    if eval_pairs:
+        held_out = eval_loss_fn(
+            [encode_sft(lm.tokenizer, prompt, response, limit) for prompt, response in eval_pairs],
+            lm.tokenizer.pad_id,
+            cfg.batch_size,
+        )
+        eval_fn = _merged(held_out, eval_fn) if eval_fn is not None else held_out
     trainer = Trainer(
         lm.module,
         lm_loss,
@@ -51,3 +82,7 @@ def train_lm(
     result = trainer.fit()
     lm.module.eval()
     return result
+
+
+def _merged(first: Callable[[Any], dict[str, float]], second: Callable[[Any], dict[str, float]]):
+    return lambda module: {**first(module), **second(module)}

@@ -8,10 +8,19 @@ token, so a candidate token is scored by appending it to the prompt.
 
 vLLM serves; it does not train or expose hidden states. ``module``, ``hidden_transform`` and
 ``save`` raise ``NotImplementedError`` naming the ``hf`` backend, which loads the same folder.
+
+vLLM reads Hugging Face folders only. A built-in quartet model (``model.json``) is exported
+once to a Llama folder beside it, ``hf-<name>/`` (``hf_folder_for``), and reused while the
+model's files are unchanged, so ``--backend vllm`` works on the embedded pipelines' models.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import shutil
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -23,7 +32,63 @@ from quartet.lm.hf import HFTokenizer
 from quartet.lm.protocol import Completion, HiddenTransform, SamplingParams
 from quartet.lm.scoring import split_continuation
 
+log = logging.getLogger(__name__)
+
 USE_HF = "vLLM only generates and scores; load the same folder with the hf backend for this"
+SOURCE_FILE = "quartet_source.json"  # in an exported folder: the digest of the model it was made from
+BUILTIN_FILES = ("model.safetensors", "model.json", "tokenizer.json")
+
+
+def builtin_digest(model_dir: Path) -> str:
+    """sha256 over a built-in model's weight, config and tokenizer files: what an export depends on."""
+    digest = hashlib.sha256()
+    for name in BUILTIN_FILES:
+        digest.update(name.encode())
+        digest.update((model_dir / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _export_matches(folder: Path, digest: str) -> bool:
+    try:
+        return json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8")).get("digest") == digest
+    except (OSError, ValueError):
+        return False
+
+
+def hf_folder_for(model_dir: str | Path) -> Path:
+    """A Hugging Face folder for ``model_dir``: itself when it has ``config.json``; for a built-in
+    model, its export in the sibling folder ``hf-<name>/``, made now if missing or stale.
+
+    The export is written to a temporary folder and renamed into place, so concurrent loaders
+    (Ray workers sharing a file system) never read half an export; the loser of a race uses
+    the winner's folder.
+    """
+    model_dir = Path(model_dir)
+    if (model_dir / "config.json").is_file():
+        return model_dir
+    if not (model_dir / "model.json").is_file():
+        raise FileNotFoundError(f"{model_dir} holds neither a HF model (config.json) nor a quartet model (model.json)")
+    target = model_dir.parent / f"hf-{model_dir.name}"
+    digest = builtin_digest(model_dir)
+    if _export_matches(target, digest):
+        return target
+    from quartet.lm.builtin import BuiltinLM
+    from quartet.lm.export import export_to_hf
+
+    tmp = model_dir.parent / f".hf-{model_dir.name}.{os.getpid()}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    export_to_hf(BuiltinLM.load(model_dir, device="cpu"), tmp)
+    (tmp / SOURCE_FILE).write_text(json.dumps({"source": str(model_dir.resolve()), "digest": digest}) + "\n")
+    if target.exists() and not _export_matches(target, digest):
+        shutil.rmtree(target, ignore_errors=True)  # made from an earlier version of the model
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process renamed its export into place first
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not _export_matches(target, digest):
+            raise
+    log.info("exported %s for vLLM to %s", model_dir, target)
+    return target
 
 
 class VLLMLM:
@@ -34,12 +99,11 @@ class VLLMLM:
     @classmethod
     def load(cls, path: str | Path, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
              tensor_parallel_size: int = 1, seed: int = 0) -> VLLMLM:
+        """``path``: a Hugging Face folder, or a built-in model (exported first, see ``hf_folder_for``)."""
         from transformers import AutoTokenizer
         from vllm import LLM
 
-        path = Path(path)
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path} is not a Hugging Face model folder (no config.json)")
+        path = hf_folder_for(path)
         engine = LLM(model=str(path), dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
                      tensor_parallel_size=tensor_parallel_size, enable_prefix_caching=True, seed=seed)
         return cls(engine, HFTokenizer(AutoTokenizer.from_pretrained(path, local_files_only=True)))

@@ -22,6 +22,7 @@ FORMATS = ("answer_is", "gsm8k", "boxed")
 _NUMBER = r"-?[\d,]*\.?\d+"
 _ANSWER_IS = re.compile(r"[Tt]he answer is\s*:?\s*\$?\s*(" + _NUMBER + r")")
 _GSM8K = re.compile(r"####\s*\$?\s*(" + _NUMBER + r")")
+_PATTERNS = {"answer_is": _ANSWER_IS, "gsm8k": _GSM8K}
 
 
 def parse_number(text: str | None) -> float | None:
@@ -40,10 +41,11 @@ def parse_number(text: str | None) -> float | None:
 
 
 def extract_boxed(text: str) -> str | None:
-    """Contents of the last ``\\boxed{...}``, braces matched; None when absent or unbalanced.
+    """Contents of the last ``\\boxed{...}``, braces matched; None when absent, unbalanced or
+    empty (``\\boxed{}`` is how an instruction names the format, not an answer).
 
-    >>> extract_boxed(r"so \\boxed{\\frac{1}{2}}.")
-    '\\\\frac{1}{2}'
+    >>> extract_boxed(r"so \\boxed{\\frac{1}{2}}."), extract_boxed(r"put it in \\boxed{}")
+    ('\\\\frac{1}{2}', None)
     """
     start = text.rfind("\\boxed{")
     if start < 0:
@@ -56,7 +58,7 @@ def extract_boxed(text: str) -> str | None:
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return text[i:j]
+                return text[i:j] if text[i:j].strip() else None
     return None
 
 
@@ -65,16 +67,16 @@ def extract_answer(text: str, fmt: str = "answer_is") -> str | None:
 
     >>> extract_answer("2 + 3 = 5\\nThe answer is 5"), extract_answer("x\\n#### 1,000", "gsm8k")
     ('5', '1,000')
+    >>> extract_answer("The answer is 4 ... no: 2 + 3 = 5\\nThe answer is 5")
+    '5'
     >>> extract_answer("I am not sure") is None
     True
     """
     if not isinstance(text, str):
         return None
-    if fmt == "answer_is":
-        match = _ANSWER_IS.search(text)
-        return match.group(1) if match else None
-    if fmt == "gsm8k":
-        matches = _GSM8K.findall(text)
+    # The last occurrence is the final answer in every format (a solution may restate an earlier one).
+    if fmt in _PATTERNS:
+        matches = _PATTERNS[fmt].findall(text)
         return matches[-1] if matches else None
     if fmt == "boxed":
         return extract_boxed(text)

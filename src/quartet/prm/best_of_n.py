@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -107,19 +107,23 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, alpha: float = 0.0
 
 
 def evaluate_bon(problems: Sequence[dict], ns: Sequence[int], seeds: Sequence[int], how: str = "min",
-                 n_boot: int = 1000) -> dict:
+                 n_boot: int = 1000, aggregates: Mapping[str, str] | None = None) -> dict:
     """Best-of-N accuracy of every scorer, majority vote, weighted majority and pass@N.
 
     ``problems``: one dict per problem with ``answers`` (normalized answer or None per candidate),
     ``correct`` (bool per candidate) and ``scores`` (scorer name -> per-candidate step-score lists).
-    For each seed the candidates are shuffled and the first N are used, so every method sees
-    the same N candidates. Accuracy is averaged over seeds; the 95% interval bootstraps problems.
+    Scorer ``s``'s step scores are aggregated by ``aggregates[s]`` when given, else by ``how``
+    (an ORM, trained on its last tag only, is read with "last"), for selection and for the
+    weights of its weighted vote. For each seed the candidates are shuffled and the first N are
+    used, so every method sees the same N candidates. Accuracy is averaged over seeds; the 95%
+    interval bootstraps problems.
     """
     if not problems:
         raise ValueError("best-of-N needs at least one problem")
     pool = min(len(p["correct"]) for p in problems)
     ns = [n for n in ns if n <= pool]
     scorers = sorted(problems[0]["scores"])
+    per_scorer = {s: (aggregates or {}).get(s, how) for s in scorers}
     names = scorers + ["majority"] + [f"weighted_{s}" for s in scorers] + ["pass@n"]
     # per_problem[name][n_index] -> list over problems of the seed-averaged correctness
     per_problem = {name: [[0.0] * len(problems) for _ in ns] for name in names}
@@ -135,8 +139,8 @@ def evaluate_bon(problems: Sequence[dict], ns: Sequence[int], seeds: Sequence[in
                 got = {}
                 for s in scorers:
                     cand = [p["scores"][s][i] for i in idx]
-                    got[s] = correct[select(cand, how)]
-                    weights = [max(0.0, _aggregate(c, how)) for c in cand]
+                    got[s] = correct[select(cand, per_scorer[s])]
+                    weights = [max(0.0, _aggregate(c, per_scorer[s])) for c in cand]
                     got[f"weighted_{s}"] = _answer_correct(weighted_majority(answers, weights), answers, correct)
                 got["majority"] = _answer_correct(majority_vote(answers), answers, correct)
                 got["pass@n"] = pass_at_n(correct)
@@ -148,7 +152,8 @@ def evaluate_bon(problems: Sequence[dict], ns: Sequence[int], seeds: Sequence[in
         acc = [float(np.mean(v)) for v in per_problem[name]]
         ci = [list(bootstrap_ci(v, n_boot=n_boot, seed=n_i)) for n_i, v in enumerate(per_problem[name])]
         methods[name] = {"acc": acc, "ci95": ci, "per_seed": per_seed[name]}
-    return {"ns": list(ns), "seeds": list(seeds), "aggregate": how, "n_problems": len(problems), "methods": methods}
+    return {"ns": list(ns), "seeds": list(seeds), "aggregate": how, "aggregates": per_scorer,
+            "n_problems": len(problems), "methods": methods}
 
 
 def _answer_correct(answer: Hashable | None, answers: Sequence, correct: Sequence[bool]) -> bool:

@@ -55,10 +55,20 @@ def _stage_handler(stage: str):
 
 
 def _processbench(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from quartet.prm.config import PromptConfig
     from quartet.prm.pipeline import load_scorer
+    from quartet.prm.prm_model import RewardSpec
     from quartet.prm.processbench import run_processbench
 
-    result = run_processbench(load_scorer(args.prm), args.data, args.out, args.subsets, args.threshold, args.limit)
+    given = {"tag": args.step_tag, "good": args.good_token, "bad": args.bad_token}
+    spec = dataclasses.replace(RewardSpec.load(args.prm), **{k: v for k, v in given.items() if v is not None})
+    prompt = PromptConfig(**({"template": args.prompt_template} if args.prompt_template is not None else {}))
+    settings = {"prm": str(args.prm), "step_tag": spec.tag, "good_token": spec.good, "bad_token": spec.bad,
+                "prompt_template": prompt.template}
+    result = run_processbench(load_scorer(args.prm, spec), args.data, args.out, args.subsets, args.threshold,
+                              args.limit, prompt, settings)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -78,9 +88,19 @@ def register(subparsers, name: str, help_text: str) -> None:
     v = add_verb(verbs, "processbench", _processbench, "earliest-error F1 of a PRM on ProcessBench",
                  "quartet prm processbench --prm runs/prm/prm-tiny/prm/er2/model --data ../shared/data/math/processbench "
                  "--out runs/prm/prm-tiny/artifacts/processbench.json")
-    v.add_argument("--prm", type=Path, required=True, help="PRM model directory")
+    v.add_argument("--prm", type=Path, required=True,
+                   help="PRM folder: a built-in or Hugging Face model (+ value_head.safetensors for the value-head "
+                        "variant); its prm.json, when there, names its step tag and reward tokens")
     v.add_argument("--data", type=Path, required=True, help="folder with <subset>.json files")
-    v.add_argument("--subsets", nargs="+", default=["gsm8k", "math", "olympiadbench", "omnimath"])
-    v.add_argument("--threshold", type=float, default=0.5, help="P(+) below this marks a wrong step")
+    v.add_argument("--subsets", nargs="+", default=["gsm8k", "math", "olympiadbench", "omnimath"],
+                   help="subset files to read (default: all four)")
+    v.add_argument("--threshold", type=float, default=0.5, help="P(good) below this marks a wrong step")
     v.add_argument("--limit", type=int, default=None, help="only the first N items of each subset (a quick look)")
     v.add_argument("--out", type=Path, default=Path("processbench.json"), help="where to write the JSON")
+    v.add_argument("--step-tag", help="text after every step, one token of the PRM's tokenizer (default: the "
+                                      "PRM's prm.json, else <step>; a Math-Shepherd-style PRM: ки)")
+    v.add_argument("--good-token", help="reward token of a right step, one token (default: prm.json, else +); a "
+                                        "vocabulary spelling such as Ġ+ picks that exact entry")
+    v.add_argument("--bad-token", help="reward token of a wrong step, one token (default: prm.json, else -)")
+    v.add_argument("--prompt-template", help="what precedes the steps; {question} is the problem, {instruction} "
+                                             "the boxed-answer instruction (default: the pipeline's prompt)")

@@ -33,8 +33,21 @@ class PolicyConfig:
     max_seq_len: int = 256  # built-in context
     sft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100, lr=3e-3, schedule="constant"))
     sft_rounds: int = 4  # at most this many rounds of sft.steps each ...
-    target_acc: float = 0.3  # ... stopping once greedy test accuracy reaches this (some, not most)
-    eval_problems: int = 100  # test problems used for that check and for RAFT's evaluation
+    target_acc: float = 0.3  # ... stopping once greedy validation accuracy reaches this (some, not most)
+    val_problems: int = 100  # train problems held out of SFT (the last ones) for that stopping check
+    eval_problems: int = 100  # test problems for RAFT's greedy accuracy (the SFT policy's is iteration 0)
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """How every problem is put to the policy; the instruction names the answer format that
+    ``answers.extract_answer`` reads for the problem's ``answer_format``. The PRM reads the same prompt."""
+
+    template: str = "Question : {question}\n{instruction}\nAnswer :\n"  # literal braces: {{ }}
+    # below: the instruction per answer format (answers.FORMATS); quartet reads one step per line
+    answer_is: str = 'Write one step per line, and end with "The answer is N".'  # world, GSM8K
+    gsm8k: str = 'Write one step per line, and end with "#### N".'  # problems whose answers are "#### N"
+    boxed: str = "Write one step per line, and put the final answer in \\boxed{}."  # MATH500
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,11 @@ class PRMConfig:
     methods: tuple[str, ...] = ("hard", "soft", "er")  # labellings (er: once per eta)
     orm: bool = True  # also train an outcome reward model
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=150, lr=1e-3, batch_size=32))
-    aggregate: str = "min"  # step-score aggregation for best-of-N and RAFT
+    aggregate: str = "min"  # step-score aggregation of every PRM for best-of-N and RAFT
+    orm_aggregate: str = "last"  # the ORM's: it is trained on its final tag only, so it is read there
+    step_tag: str = "<step>"  # written after every step; one token (added to an HF tokenizer that lacks it)
+    good_token: str = "+"  # reward token of a right step; must be one token of the tokenizer
+    bad_token: str = "-"  # reward token of a wrong step; must be one token of the tokenizer
     value_head: bool = False  # train a linear value head with BCE instead of the reward-token CE
     ns: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)  # best-of-N sizes
     seeds: tuple[int, ...] = (0, 1, 2)  # candidate-subsampling seeds
@@ -78,7 +95,7 @@ class RaftConfig:
     samples: int = 8  # n solutions per prompt; the best by PRM score is kept
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=40, lr=1e-3, schedule="constant"))
     lr_decay: float = 0.5  # iteration t uses train.lr * lr_decay**t
-    prms: tuple[str, ...] = ()  # which PRMs drive RAFT (empty: all)
+    prms: tuple[str, ...] = ()  # which PRMs drive RAFT (empty: every labelling and the ORM)
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,7 @@ class PipelineConfig:
     seed: int = 0  # model init and sampling
     data: DataConfig = field(default_factory=DataConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     prm: PRMConfig = field(default_factory=PRMConfig)
     raft: RaftConfig = field(default_factory=RaftConfig)

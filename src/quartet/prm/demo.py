@@ -21,8 +21,8 @@ from quartet.core.demo import DemoSection, Example, Figure, Table
 from quartet.core.io import atomic_write_json
 from quartet.prm.config import PipelineConfig
 from quartet.prm.formats import read_solutions
-from quartet.prm.pipeline import run_pipeline
-from quartet.prm.report import plot_bon
+from quartet.prm.pipeline import run_pipeline, scorer_aggregate
+from quartet.prm.report import aggregation_note, method_aggregate, plot_bon
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,22 @@ def _pick(names: list[str], prefix: str) -> list[str]:
 def bon_table(bon: dict) -> Table:
     rows = []
     for name, m in bon["methods"].items():
-        rows.append([name] + [round(a, 3) for a in m["acc"]] + [f"[{m['ci95'][-1][0]:.2f}, {m['ci95'][-1][1]:.2f}]"])
+        rows.append([name, method_aggregate(bon, name)] + [round(a, 3) for a in m["acc"]]
+                    + [f"[{m['ci95'][-1][0]:.2f}, {m['ci95'][-1][1]:.2f}]"])
     ns = bon["ns"]
     return Table(f"Best-of-N test accuracy ({bon['n_problems']} problems, mean of {len(bon['seeds'])} subsampling "
-                 f"seeds, `{bon['aggregate']}` aggregation)",
-                 ["method"] + [f"N={n}" for n in ns] + [f"95% CI at N={ns[-1]}"], rows)
+                 f"seeds; {aggregation_note(bon)})",
+                 ["method", "aggregation"] + [f"N={n}" for n in ns] + [f"95% CI at N={ns[-1]}"], rows)
 
 
 def raft_table(raft: dict) -> Table:
     iters = max((len(v["greedy_acc"]) for v in raft["prms"].values()), default=0)
-    rows = [[name] + [round(a, 3) for a in v["greedy_acc"]] + [round(v["kept_correct"][-1], 3) if v["kept_correct"]
-                                                             else None] for name, v in raft["prms"].items()]
+    rows = [[name, v.get("aggregate", "-")] + [round(a, 3) for a in v["greedy_acc"]]
+            + [round(v["kept_correct"][-1], 3) if v["kept_correct"] else None] for name, v in raft["prms"].items()]
     return Table(f"RAFT: greedy test accuracy per iteration ({raft['prompts']} prompts, best of {raft['samples']} "
-                 "by PRM score; iteration 0 is the SFT policy)",
-                 ["PRM"] + [f"iter {t}" for t in range(iters)] + ["kept solutions correct (last iter)"], rows)
+                 "by PRM score, aggregated as shown; iteration 0 is the SFT policy)",
+                 ["PRM", "aggregation"] + [f"iter {t}" for t in range(iters)] + ["kept solutions correct (last iter)"],
+                 rows)
 
 
 def _colour(score: float) -> str:
@@ -113,17 +115,29 @@ def pick_example(run: Path, scorer: str, how: str = "min") -> Example | None:
                    example_html(questions.get(pid, ""), best["steps"], sc, best["correct"], best["gold"]))
 
 
+def _sft_sentence(sft: list[dict], raft: dict | None) -> str:
+    if not sft or "val_acc" not in sft[-1]:  # no SFT (a loaded policy with sft.steps=0)
+        return ""
+    text = (f"SFT stopped at greedy accuracy {sft[-1]['val_acc']:.0%} on {sft[-1]['val_problems']} held-out "
+            "train problems")
+    if raft and raft["prms"]:  # RAFT's iteration 0 is the SFT policy on the test problems
+        text += f"; on the test problems it solves {next(iter(raft['prms'].values()))['greedy_acc'][0]:.0%}"
+    return text + "."
+
+
 def findings(bon: dict, raft: dict | None, sft: list[dict]) -> str:
     ns, m = bon["ns"], bon["methods"]
     last = len(ns) - 1
 
     def at(name: str) -> str:
         lo, hi = m[name]["ci95"][last]
-        return f"{name} {m[name]['acc'][last]:.3f} [{lo:.2f}, {hi:.2f}]"
+        how = method_aggregate(bon, name)
+        label = f"{name} (scored by its {how} step)" if how not in (bon["aggregate"], "-") else name
+        return f"{label} {m[name]['acc'][last]:.3f} [{lo:.2f}, {hi:.2f}]"
 
     ers = _pick(list(m), "er")
     best_er = max(ers, key=lambda n: m[n]["acc"][last]) if ers else None
-    parts = [f"The SFT policy solves {sft[-1]['greedy_acc']:.0%} of the test problems greedily." if sft else "",
+    parts = [_sft_sentence(sft, raft),
              f"At N={ns[-1]} (pass@N {m['pass@n']['acc'][last]:.3f}): " + "; ".join(
                  at(n) for n in [*ers, "soft", "hard", "orm", "majority"] if n in m) + "."]
     if best_er and "soft" in m and "hard" in m:
@@ -161,7 +175,7 @@ def run_demo(root: Path, config: PipelineConfig | Path | str | None = None) -> D
     tables = [bon_table(bon)] + ([raft_table(raft)] if raft else [])
     ers = _pick(list(bon["methods"]), "er")
     scorer = max(ers, key=lambda n: bon["methods"][n]["acc"][-1]) if ers else next(iter(bon["methods"]))
-    example = pick_example(run, scorer, cfg.prm.aggregate)
+    example = pick_example(run, scorer, scorer_aggregate(cfg, scorer))
     section = DemoSection(
         system="prm", title="ER-PRM: entropy-regularized process reward models", paper_reports=PAPER,
         this_run_found=findings(bon, raft, sft), tables=tables,

@@ -9,8 +9,8 @@ Layout of the run directory::
     candidates_test.jsonl          best-of-N pool                      (append-only)
     rollouts.jsonl                 K completions per step prefix       (append-only)
     labels/<name>.jsonl            + exports/<name>.{openrlhf,trl}.jsonl
-    prm/<name>/model/              one PRM per labelling, and the ORM (+ value_head.safetensors
-                                   with prm.value_head)
+    prm/<name>/model/              one PRM per labelling, and the ORM (+ prm.json: its step tag and
+                                   reward tokens; + value_head.safetensors with prm.value_head)
     scores/<name>.json             step scores of every candidate
     artifacts/bon.{json,md,png}    artifacts/raft.{json,md}
 """
@@ -32,7 +32,7 @@ from quartet.core.seeding import seed_everything
 from quartet.lm.protocol import LanguageModel, SamplingParams
 from quartet.prm.answers import is_correct, parse_number
 from quartet.prm.best_of_n import evaluate_bon
-from quartet.prm.config import PipelineConfig
+from quartet.prm.config import PipelineConfig, PromptConfig
 from quartet.prm.data import MathProblem, problems_from_files
 from quartet.prm.formats import (
     build_labels,
@@ -43,6 +43,7 @@ from quartet.prm.formats import (
     to_trl,
 )
 from quartet.prm.labels import method_name
+from quartet.prm.prm_model import RewardSpec, RewardTokens
 from quartet.prm.report import bon_markdown, plot_bon
 from quartet.prm.rollout import SampleConfig, policy_prompt, run_rollouts, sample_solutions
 from quartet.prm.scoring import Scorer, step_scores, value_step_scores
@@ -88,20 +89,28 @@ def load_policy(path: Path | str) -> LanguageModel:
     return load_lm(str(path))
 
 
-def load_scorer(path: Path | str) -> Scorer:
+def load_scorer(path: Path | str, spec: RewardSpec | None = None) -> Scorer:
     """``scorer(prompts, steps) -> per-step P(+)`` for a PRM folder: the reward-token PRM, or the
-    value-head variant when the folder holds ``value_head.safetensors``."""
+    value-head variant when the folder holds ``value_head.safetensors``. ``spec``: the step tag
+    and reward tokens; default, the folder's ``prm.json`` (written by ``stage_train``), else
+    "<step>", "+", "-"."""
     from quartet.prm.train import VALUE_HEAD_FILE, load_value_head
 
     lm = load_policy(path)
+    tokens = RewardTokens.resolve(lm.tokenizer, spec or RewardSpec.load(path))
     if (Path(path) / VALUE_HEAD_FILE).is_file():
         module = load_value_head(lm, Path(path) / VALUE_HEAD_FILE)
-        return lambda prompts, steps: value_step_scores(module, lm.tokenizer, prompts, steps)
-    return lambda prompts, steps: step_scores(lm, prompts, steps)
+        return lambda prompts, steps: value_step_scores(module, lm.tokenizer, prompts, steps, tokens)
+    return lambda prompts, steps: step_scores(lm, prompts, steps, tokens)
 
 
-def greedy_accuracy(lm: LanguageModel, problems: list[MathProblem], max_new_tokens: int) -> float:
-    outs = lm.generate([policy_prompt(p.question) for p in problems],
+def reward_spec(cfg: PipelineConfig) -> RewardSpec:
+    return RewardSpec(cfg.prm.step_tag, cfg.prm.good_token, cfg.prm.bad_token)
+
+
+def greedy_accuracy(lm: LanguageModel, problems: list[MathProblem], max_new_tokens: int,
+                    prompt: PromptConfig | None = None) -> float:
+    outs = lm.generate([policy_prompt(p.question, p.answer_format, prompt) for p in problems],
                        SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0), n=1)
     return sum(is_correct(o[0].text, p.gold, p.answer_format) for o, p in zip(outs, problems, strict=True)) / max(
         1, len(problems))
@@ -126,7 +135,7 @@ def _stage(run: RunDir, name: str, fn, *args) -> Any:
 def stage_sft(cfg: PipelineConfig, run: RunDir) -> None:
     from quartet.prm.policy import train_policy
 
-    train_policy(cfg, run, read_problems(run.path / "data/train.jsonl"), read_problems(run.path / "data/test.jsonl"))
+    train_policy(cfg, run, read_problems(run.path / "data/train.jsonl"))  # validation is carved from train
 
 
 def _policy_or_ray(cfg: PipelineConfig, run: RunDir) -> tuple[LanguageModel | None, RaySpec | None]:
@@ -146,9 +155,9 @@ def stage_sample(cfg: PipelineConfig, run: RunDir) -> None:
     train = read_problems(run.path / "data/train.jsonl")[: cfg.rollout.prm_problems]
     test = read_problems(run.path / "data/test.jsonl")
     sample_solutions(policy, train, cfg.rollout.solutions_per_problem, run.path / "solutions_train.jsonl",
-                     _sample_cfg(cfg, 1), ray)
+                     _sample_cfg(cfg, 1), ray, cfg.prompt)
     sample_solutions(policy, test, cfg.rollout.candidates, run.path / "candidates_test.jsonl", _sample_cfg(cfg, 2),
-                     ray)
+                     ray, cfg.prompt)
 
 
 def stage_rollout(cfg: PipelineConfig, run: RunDir) -> int:
@@ -171,7 +180,9 @@ def label_names(cfg: PipelineConfig) -> list[tuple[str, str, float]]:
 
 def stage_label(cfg: PipelineConfig, run: RunDir) -> None:
     solutions = [s for s in read_solutions(run.path / "solutions_train.jsonl") if s["steps"]]
-    rollouts = read_rollouts(run.path / "rollouts.jsonl")
+    path = run.path / "rollouts.jsonl"
+    # No file: no prefix needed rollouts (every solution has one step, labelled by its answer).
+    rollouts = read_rollouts(path) if path.exists() else {}
     sets = {name: build_labels(solutions, rollouts, method, eta, cfg.rollout.last_from_final)
             for name, method, eta in label_names(cfg)}
     if cfg.prm.orm:
@@ -183,8 +194,17 @@ def stage_label(cfg: PipelineConfig, run: RunDir) -> None:
             write_jsonl(run.path / "exports" / f"{name}.trl.jsonl", to_trl(records))
 
 
+ORM = "orm"
+
+
 def scorer_names(cfg: PipelineConfig) -> list[str]:
-    return [n for n, _, _ in label_names(cfg)] + (["orm"] if cfg.prm.orm else [])
+    return [n for n, _, _ in label_names(cfg)] + ([ORM] if cfg.prm.orm else [])
+
+
+def scorer_aggregate(cfg: PipelineConfig, name: str) -> str:
+    """How scorer ``name``'s step scores become one: ``prm.aggregate`` for a PRM; for the ORM
+    ``prm.orm_aggregate`` ("last"), because only its final tag was trained (earlier ones carry no loss)."""
+    return cfg.prm.orm_aggregate if name == ORM else cfg.prm.aggregate
 
 
 def stage_train(cfg: PipelineConfig, run: RunDir) -> None:
@@ -198,8 +218,9 @@ def stage_train(cfg: PipelineConfig, run: RunDir) -> None:
             prm_run = RunDir(run.path / "prm" / name)
             prm_run.path.mkdir(parents=True, exist_ok=True)
             train_cfg = dataclasses.replace(cfg.prm.train, seed=cfg.seed)
-            metrics = train_prm(lm, records, train_cfg, prm_run, value_head=cfg.prm.value_head)
+            metrics = train_prm(lm, records, train_cfg, prm_run, reward_spec(cfg), value_head=cfg.prm.value_head)
             lm.save(prm_run.path / "model")
+            reward_spec(cfg).save(prm_run.path / "model")
             if cfg.prm.value_head:
                 from quartet.prm.train import VALUE_HEAD_FILE
 
@@ -234,7 +255,8 @@ def stage_bon(cfg: PipelineConfig, run: RunDir) -> dict:
         p["correct"].append(bool(c["correct"]))
         for n in names:
             p["scores"][n].append(scores[n][c["solution_id"]])
-    result = evaluate_bon(list(grouped.values()), cfg.prm.ns, cfg.prm.seeds, cfg.prm.aggregate, cfg.prm.n_boot)
+    result = evaluate_bon(list(grouped.values()), cfg.prm.ns, cfg.prm.seeds, cfg.prm.aggregate, cfg.prm.n_boot,
+                          aggregates={n: scorer_aggregate(cfg, n) for n in names})
     atomic_write_json(run.artifacts / "bon.json", result)
     atomic_write_text(run.artifacts / "bon.md", bon_markdown(result))
     plot_bon(result, run.artifacts / "bon.png")

@@ -1,7 +1,8 @@
 """The PRM as a causal language model: a step tag after each step, two reward tokens.
 
-Input text: the prompt, then every step followed by `` <tag>``. At each
-tag position the model's next-token logits over the two reward tokens ("+", "-") are
+Input text: the prompt, then every step followed by `` <tag>`` (``RewardSpec``: the step tag
+and reward tokens are settings, "<step>", "+" and "-" by default). At each tag position the
+model's next-token logits over the two reward tokens are
 softmaxed, and the loss is the cross-entropy with the target ``(label, 1 - label)``,
 so soft and entropy-regularized labels train the same head as hard ones. A step with
 label ``None`` (earlier steps of ORM data) carries no loss.
@@ -12,18 +13,84 @@ at each tag and trains it with BCE against the same soft target.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from quartet.core.io import atomic_write_json
+from quartet.core.records import BadRecordError
 from quartet.lm.protocol import TextTokenizer
 
 DEFAULT_TAG = "<step>"
 GOOD, BAD = "+", "-"
+SPEC_FILE = "prm.json"  # next to a trained PRM: the tag and reward tokens it was trained with
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """The step tag and the two reward tokens as text (``prm.step_tag``, ``prm.good_token``,
+    ``prm.bad_token``; ``--step-tag`` etc. on ``processbench``)."""
+
+    tag: str = DEFAULT_TAG  # written after every step; the PRM is read at each occurrence
+    good: str = GOOD  # its next-token probability (against ``bad``) is P(step is right)
+    bad: str = BAD  # the other reward token
+
+    def save(self, directory: Path | str) -> None:
+        atomic_write_json(Path(directory) / SPEC_FILE, {"step_tag": self.tag, "good_token": self.good,
+                                                        "bad_token": self.bad})
+
+    @classmethod
+    def load(cls, directory: Path | str) -> RewardSpec:
+        """The spec saved with a PRM; the defaults for a folder without one (a PRM from elsewhere)."""
+        path = Path(directory) / SPEC_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise BadRecordError(path, None, None, f"not valid JSON ({err})") from None
+        values = []
+        for name in ("step_tag", "good_token", "bad_token"):
+            if not isinstance(data, dict) or not isinstance(data.get(name), str):
+                raise BadRecordError(path, None, name, "missing or not a string")
+            values.append(data[name])
+        return cls(*values)
+
+
+_WHERE = {"step tag": "prm.step_tag / --step-tag", "good token": "prm.good_token / --good-token",
+          "bad token": "prm.bad_token / --bad-token"}
+
+
+def _pieces(tokenizer: TextTokenizer, text: str) -> list[str]:
+    return [tokenizer.decode([i]) for i in tokenizer.encode(text)]
+
+
+def step_tag_id(tokenizer: TextTokenizer, tag: str) -> int | None:
+    """The id of ``tag`` as ``prm_text`` writes it (after a space), or None when it is not one token there.
+
+    Looked up in context rather than in the vocabulary: byte-level BPE may hold both "ки" and
+    "Ġки", and only the one the text encodes to marks the scoring positions.
+    """
+    ids = tokenizer.encode("x " + tag)
+    return ids[-1] if tag.strip() and ids and tokenizer.decode(ids[-1:]).strip() == tag.strip() else None
+
+
+def reward_token_id(tokenizer: TextTokenizer, token: str) -> int | None:
+    """A vocabulary entry spelled ``token`` (so "▁+" or "Ġ+" picks a space-prefixed variant),
+    else the one token that ``" " + token`` encodes to after the space; None when neither exists."""
+    tid = tokenizer.token_to_id(token)
+    if tid is not None:
+        return tid
+    enc = tokenizer.encode(" " + token)
+    if enc and tokenizer.decode(enc[-1:]).strip() == token and not tokenizer.decode(enc[:-1]).strip():
+        return enc[-1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -35,20 +102,21 @@ class RewardTokens:
     bad: int
 
     @classmethod
-    def resolve(cls, tokenizer: TextTokenizer, tag: str = DEFAULT_TAG, good: str = GOOD, bad: str = BAD
-                ) -> RewardTokens:
-        ids = []
-        for text in (tag, good, bad):
-            tid = tokenizer.token_to_id(text)
+    def resolve(cls, tokenizer: TextTokenizer, spec: RewardSpec | None = None) -> RewardTokens:
+        """Ids of ``spec``'s texts; a text that is not one token is an error naming its setting."""
+        spec = spec or RewardSpec()
+        ids = [step_tag_id(tokenizer, spec.tag), reward_token_id(tokenizer, spec.good),
+               reward_token_id(tokenizer, spec.bad)]
+        for (what, text), tid in zip((("step tag", spec.tag), ("good token", spec.good), ("bad token", spec.bad)),
+                                     ids, strict=True):
             if tid is None:
-                # BPE-style vocabularies: the token as it is written after a space.
-                enc = tokenizer.encode(" " + text)
-                tid = enc[-1] if enc and tokenizer.decode(enc[-1:]).strip() == text else None
-            if tid is None:
-                raise ValueError(f"the tokenizer has no single token for {text!r}; the PRM needs one")
-            ids.append(tid)
+                pieces = _pieces(tokenizer, " " + text)
+                raise ValueError(f"the {what} {text!r} ({_WHERE[what]}) is not one token of this tokenizer "
+                                 f"(' ' + it encodes to {len(pieces)} tokens: {pieces}); the PRM reads one token "
+                                 "there: pick a text that is a single token")
         if len(set(ids)) != 3:
-            raise ValueError(f"step tag and reward tokens must be distinct ids, got {ids}")
+            raise ValueError(f"step tag and reward tokens must be distinct tokens, got ids {ids} for "
+                             f"{[spec.tag, spec.good, spec.bad]}")
         return cls(*ids)
 
 

@@ -4,6 +4,9 @@ For each solution the predicted earliest error is the first step whose P(+) is b
 threshold (-1 when none is). Per subset: accuracy on the solutions that have an error
 (prediction == label), accuracy on the fully correct ones (prediction == -1), and their
 harmonic mean, the F1 that ProcessBench reports; the average F1 is over subsets.
+
+The PRM reads ``policy_prompt(problem, "boxed", prompt)`` (ProcessBench's solutions end in
+``\\boxed{}``) followed by the steps, each with the step tag.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from quartet.core.io import atomic_write_json
 from quartet.lm.protocol import LanguageModel
+from quartet.prm.config import PromptConfig
 from quartet.prm.data import ProcessBenchItem, load_processbench
 from quartet.prm.rollout import policy_prompt
 from quartet.prm.scoring import Scorer, step_scores
@@ -46,24 +50,29 @@ def processbench_f1(labels: Sequence[int], predictions: Sequence[int]) -> dict[s
     return {"error_acc": error_acc, "correct_acc": correct_acc, "f1": f1, "n": len(labels)}
 
 
-def evaluate_items(prm: LanguageModel | Scorer, items: Sequence[ProcessBenchItem], threshold: float = 0.5) -> dict:
-    """``prm``: a reward-token PRM, or any ``scorer(prompts, steps)`` (e.g. ``pipeline.load_scorer``)."""
-    prompts, steps = [policy_prompt(i.problem) for i in items], [list(i.steps) for i in items]
+def evaluate_items(prm: LanguageModel | Scorer, items: Sequence[ProcessBenchItem], threshold: float = 0.5,
+                   prompt: PromptConfig | None = None) -> dict:
+    """``prm``: a reward-token PRM with the default tag and tokens, or any ``scorer(prompts, steps)``
+    (e.g. ``pipeline.load_scorer(dir, spec)``)."""
+    prompts = [policy_prompt(i.problem, "boxed", prompt) for i in items]
+    steps = [list(i.steps) for i in items]
     scores = step_scores(prm, prompts, steps) if hasattr(prm, "marked_logprobs") else prm(prompts, steps)
     predictions = [earliest_error(s, threshold) for s in scores]
     return processbench_f1([i.label for i in items], predictions)
 
 
 def run_processbench(prm: LanguageModel | Scorer, data_dir: Path | str, out_path: Path | str,
-                     subsets: Sequence[str] = SUBSETS, threshold: float = 0.5, limit: int | None = None) -> dict:
+                     subsets: Sequence[str] = SUBSETS, threshold: float = 0.5, limit: int | None = None,
+                     prompt: PromptConfig | None = None, settings: dict | None = None) -> dict:
     """Evaluate ``prm`` on every subset file ``<data_dir>/<subset>.json``; writes ``out_path`` (JSON).
-    ``limit`` keeps the first items of each subset (a quick look, not the benchmark's number)."""
-    result: dict = {"threshold": threshold, "limit": limit, "subsets": {}}
+    ``limit`` keeps the first items of each subset (a quick look, not the benchmark's number);
+    ``settings`` (what was scored, and how) are written into the JSON as they are."""
+    result: dict = {"threshold": threshold, "limit": limit, **(settings or {}), "subsets": {}}
     for subset in subsets:
         path = Path(data_dir) / f"{subset}.json"
         items = load_processbench(path)[:limit]
         try:
-            result["subsets"][subset] = evaluate_items(prm, items, threshold)
+            result["subsets"][subset] = evaluate_items(prm, items, threshold, prompt)
         except ValueError as err:
             raise ValueError(f"{path}: {err} (items are counted from 0, empty ones skipped)") from None
         log.info("ProcessBench %s: F1 %.3f", subset, result["subsets"][subset]["f1"])

@@ -1,7 +1,7 @@
 """RAFT (rejection-sampling fine-tuning) with a PRM.
 
 For T iterations: sample n solutions per training prompt from the current policy, keep
-the best by PRM score (min aggregation by default), fine-tune the policy on the kept
+the best by PRM score (min aggregation by default; the ORM's final tag, "last"), fine-tune the policy on the kept
 solutions with a learning rate that decays by ``lr_decay`` per iteration, and measure
 greedy test accuracy. Each iteration leaves ``raft/<prm>/iter_t/done.json`` and is
 skipped when rerun.
@@ -35,7 +35,13 @@ def best_by_prm(solutions: list[dict], scores: list[list[float]], how: str) -> l
 
 
 def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
-    from quartet.prm.pipeline import greedy_accuracy, load_policy, load_scorer, read_problems
+    from quartet.prm.pipeline import (
+        greedy_accuracy,
+        load_policy,
+        load_scorer,
+        read_problems,
+        scorer_aggregate,
+    )
 
     rc = cfg.raft
     train = read_problems(run.path / "data/train.jsonl")
@@ -44,11 +50,12 @@ def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
     if base_path.exists():
         base = json.loads(base_path.read_text())["greedy_acc"]
     else:
-        base = greedy_accuracy(load_policy(run.path / "policy"), test, cfg.rollout.max_new_tokens)
+        base = greedy_accuracy(load_policy(run.path / "policy"), test, cfg.rollout.max_new_tokens, cfg.prompt)
         atomic_write_json(base_path, {"greedy_acc": base})
     result = {"iterations": rc.iterations, "samples": rc.samples, "prompts": rc.prompts, "prms": {}}
     for name in names:
         scorer = load_scorer(run.path / "prm" / name / "model")
+        how = scorer_aggregate(cfg, name)
         policy = load_policy(run.path / "policy")
         curve, kept_correct = [base], []
         for t in range(rc.iterations):
@@ -63,9 +70,9 @@ def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
             subset = (train[start:] + train[:start])[: rc.prompts]
             sample_cfg = SampleConfig(cfg.rollout.temperature, cfg.rollout.max_new_tokens, cfg.rollout.chunk_size,
                                       seed=cfg.seed * 1000 + 100 + t)
-            sols = sample_solutions(policy, subset, rc.samples, d / "samples.jsonl", sample_cfg)
+            sols = sample_solutions(policy, subset, rc.samples, d / "samples.jsonl", sample_cfg, prompt=cfg.prompt)
             scores = scorer([s["prompt"] for s in sols], [s["steps"] for s in sols])
-            kept = best_by_prm(sols, scores, cfg.prm.aggregate)
+            kept = best_by_prm(sols, scores, how)
             if not kept:
                 raise ValueError(f"RAFT {name} iteration {t}: no sampled solution had any steps")
             train_cfg = dataclasses.replace(rc.train, lr=rc.train.lr * rc.lr_decay**t, seed=cfg.seed + t)
@@ -73,13 +80,13 @@ def run_raft(cfg, run: RunDir, names: list[str]) -> dict:
             t_run.path.mkdir(parents=True, exist_ok=True)
             train_lm(policy, [(s["prompt"], "\n".join(s["steps"])) for s in kept], train_cfg, t_run)
             policy.save(d / "model")
-            acc = greedy_accuracy(policy, test, cfg.rollout.max_new_tokens)
+            acc = greedy_accuracy(policy, test, cfg.rollout.max_new_tokens, cfg.prompt)
             frac = sum(s["correct"] for s in kept) / len(kept)
             atomic_write_json(d / "done.json", {"greedy_acc": acc, "kept": len(kept), "kept_correct": frac})
             log.info("RAFT %s iteration %d: kept %d (%.2f correct), greedy accuracy %.3f", name, t, len(kept), frac, acc)
             curve.append(acc)
             kept_correct.append(frac)
-        result["prms"][name] = {"greedy_acc": curve, "kept_correct": kept_correct}
+        result["prms"][name] = {"aggregate": how, "greedy_acc": curve, "kept_correct": kept_correct}
     atomic_write_json(run.artifacts / "raft.json", result)
     atomic_write_text(run.artifacts / "raft.md", raft_markdown(result))
     return result

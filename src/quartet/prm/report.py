@@ -5,15 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def method_aggregate(result: dict, name: str) -> str:
+    """How ``name`` in a ``bon.json`` aggregated step scores: its scorer's aggregation for a scorer
+    and its weighted vote, "-" for majority vote and pass@N, which read no scores.
+
+    >>> r = {"aggregate": "min", "aggregates": {"er2": "min", "orm": "last"}}
+    >>> [method_aggregate(r, n) for n in ("er2", "weighted_orm", "majority")]
+    ['min', 'last', '-']
+    """
+    scorer = name.removeprefix("weighted_")
+    return result.get("aggregates", {}).get(scorer, "-")
+
+
+def aggregation_note(result: dict) -> str:
+    """One sentence on the aggregations of a ``bon.json`` (the ORM is read at its final tag)."""
+    # the PRMs' aggregation first, then the others (the ORM's)
+    kinds = sorted(set(result.get("aggregates", {}).values()), key=lambda h: (h != result["aggregate"], h))
+    if len(kinds) <= 1:
+        return f"aggregation `{kinds[0] if kinds else result['aggregate']}`"
+    parts = [f"`{how}` for {', '.join(s for s, h in result['aggregates'].items() if h == how)}" for how in kinds]
+    return "step scores aggregated by " + "; ".join(parts) + " (the ORM is trained on its final tag only)"
+
+
 def bon_markdown(result: dict) -> str:
-    """One row per method, one column per N: mean accuracy over seeds [95% CI]."""
+    """One row per method, one column per N: mean accuracy over seeds [95% CI]; the aggregation
+    of each method's step scores in its own column."""
     ns = result["ns"]
     lines = [f"Best-of-N accuracy on {result['n_problems']} test problems, mean over seeds {result['seeds']}, "
-             f"aggregation `{result['aggregate']}`, 95% bootstrap interval over problems.", "",
-             "| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]
+             f"{aggregation_note(result)}, 95% bootstrap interval over problems.", "",
+             "| method | aggregation | " + " | ".join(f"N={n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
     for name, m in result["methods"].items():
         cells = [f"{a:.3f} [{lo:.2f}, {hi:.2f}]" for a, (lo, hi) in zip(m["acc"], m["ci95"], strict=True)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {method_aggregate(result, name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -51,8 +74,11 @@ def plot_bon(result: dict, path: Path) -> None:
 
 def raft_markdown(result: dict) -> str:
     iters = max((len(v["greedy_acc"]) for v in result["prms"].values()), default=0)
-    lines = ["Greedy test accuracy per RAFT iteration (iteration 0: the SFT policy).", "",
-             "| PRM | " + " | ".join(f"it {t}" for t in range(iters)) + " |", "|---|" + "---|" * iters]
+    lines = ["Greedy test accuracy per RAFT iteration (iteration 0: the SFT policy); each iteration keeps the "
+             "sample the PRM scores best, by the aggregation shown.", "",
+             "| PRM | aggregation | " + " | ".join(f"it {t}" for t in range(iters)) + " |",
+             "|---|---|" + "---|" * iters]
     for name, v in result["prms"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{a:.3f}" for a in v["greedy_acc"]) + " |")
+        lines.append(f"| {name} | {v.get('aggregate', '-')} | " + " | ".join(f"{a:.3f}" for a in v["greedy_acc"])
+                     + " |")
     return "\n".join(lines) + "\n"

@@ -26,16 +26,34 @@ from quartet.core.progress import progress_bar
 from quartet.core.ray_shards import RaySpec
 from quartet.core.records import AppendOnlyJsonl
 from quartet.lm.protocol import LanguageModel, SamplingParams
-from quartet.prm.answers import extract_answer, is_correct
+from quartet.prm.answers import FORMATS, extract_answer, is_correct
+from quartet.prm.config import PromptConfig
 from quartet.prm.data import MathProblem, split_steps
 from quartet.prm.formats import rollout_key, rollout_store
 
 log = logging.getLogger(__name__)
 
 
-def policy_prompt(question: str) -> str:
-    """The prompt every quartet policy is trained and sampled with (the arithmetic world's format)."""
-    return f"Question : {question}\nAnswer :\n"
+def policy_prompt(question: str, fmt: str = "answer_is", prompt: PromptConfig | None = None) -> str:
+    """The prompt a policy is trained and sampled with, and the PRM reads: ``prompt.template``
+    with the question and the instruction for answer format ``fmt``, so that a pretrained policy
+    is asked for the format ``answers.extract_answer(text, fmt)`` reads.
+
+    >>> policy_prompt("Tom has 3 pens .")
+    'Question : Tom has 3 pens .\\nWrite one step per line, and end with "The answer is N".\\nAnswer :\\n'
+    >>> policy_prompt("x", "boxed", PromptConfig(template="{question} ({instruction})"))
+    'x (Write one step per line, and put the final answer in \\\\boxed{}.)'
+    """
+    prompt = prompt or PromptConfig()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown answer format {fmt!r} (known: {', '.join(FORMATS)})")
+    if "{question}" not in prompt.template:
+        raise ValueError(f"prompt.template {prompt.template!r} has no {{question}} field")
+    try:
+        return prompt.template.format(question=question, instruction=getattr(prompt, fmt))
+    except (KeyError, IndexError, ValueError) as err:  # a stray brace or an unknown {field}
+        raise ValueError(f"prompt.template {prompt.template!r}: {err!r} (write literal braces as {{{{ }}}})"
+                         ) from None
 
 
 def step_prefix(prompt: str, steps: Sequence[str], j: int) -> str:
@@ -119,14 +137,16 @@ def candidate_records(unit: Unit, completions: list[Any]) -> list[dict[str, Any]
 
 
 def sample_solutions(lm: LanguageModel | None, problems: Sequence[MathProblem], n: int, out_path: Path | str,
-                     cfg: SampleConfig, ray: RaySpec | None = None) -> list[dict[str, Any]]:
-    """``n`` candidate solutions per problem, appended to ``out_path`` (one record per solution).
+                     cfg: SampleConfig, ray: RaySpec | None = None, prompt: PromptConfig | None = None
+                     ) -> list[dict[str, Any]]:
+    """``n`` candidate solutions per problem, appended to ``out_path`` (one record per solution),
+    each sampled from ``policy_prompt(question, answer_format, prompt)``.
 
     A completion with no steps is kept as a wrong candidate with ``steps == []`` (it still
     counts in best-of-N) and reported in the log; later stages skip it.
     """
     store = AppendOnlyJsonl(out_path, key=lambda r: r["problem_id"])
-    units = [(p.id, policy_prompt(p.question), p) for p in problems]
+    units = [(p.id, policy_prompt(p.question, p.answer_format, prompt), p) for p in problems]
     _run_chunks(units, store, lm, n, cfg, candidate_records, desc="sample", ray=ray)
     solutions = store.records()
     empty = sum(1 for s in solutions if not s["steps"])
@@ -166,7 +186,12 @@ def rollout_records(unit: Unit, completions: list[Any]) -> list[dict[str, Any]]:
 
 def run_rollouts(lm: LanguageModel | None, solutions: Sequence[dict], out_path: Path | str, k: int,
                  cfg: SampleConfig, last_from_final: bool = True, ray: RaySpec | None = None) -> int:
-    """Roll out K completions from every step prefix; resumable. Returns prefixes generated in this call."""
+    """Roll out K completions from every step prefix; resumable. Returns prefixes generated in this call.
+
+    Solutions are taken in ``solution_id`` order, not file order: a Ray run appends them as
+    shards finish, and chunk membership (hence each chunk's seed) must not depend on that.
+    """
+    ordered = sorted(solutions, key=lambda s: s["solution_id"])
     units = [(key, step_prefix(s["prompt"], s["steps"], j), (s, j))
-             for key, s, j in rollout_units(solutions, last_from_final)]
+             for key, s, j in rollout_units(ordered, last_from_final)]
     return _run_chunks(units, rollout_store(out_path), lm, k, cfg, rollout_records, desc="rollout", ray=ray)

@@ -6,11 +6,19 @@ the softmax of the chosen letter); ``p_sure`` = p("sure") / (p("sure") + p("unsu
 ``{prompt} {answer}. Are you sure ...? I am``; whether the answer is right; whether it is
 a refusal phrase.
 
-Whether the model *declines* depends on the method: Vanilla has learned no certainty, so
-it declines only with a refusal phrase; R-Tuning and R-Tuning-U decline when
-P(sure) <= threshold; R-Tuning-R when either happens. The confidence that ranks answers
-(the paper's AP) is the mean of answer confidence and P(sure); for Vanilla, whose P(sure)
-was never trained, it is the answer confidence alone.
+The set metrics (``summarize``) use one rule for every method: the model answers when
+P(sure) > threshold (``answer_rate``, ``accuracy_answered``; on unanswerable sets
+``refusal_rate`` = share with P(sure) <= threshold); and, labelled apart, the refusal-phrase
+rule: it answers when the answer holds no refusal phrase (``answer_rate_phrase``,
+``accuracy_answered_phrase``, ``refusal_rate_phrase``: R-Tuning-R's refusal detection).
+
+``declined`` is the per-method decision the web page and ``examples.json`` show: Vanilla
+has learned no certainty, so it declines only with a refusal phrase; R-Tuning and R-Tuning-U
+decline when P(sure) <= threshold; R-Tuning-R when either happens.
+
+The headline ranking confidence (``ap``) is the mean of answer confidence and P(sure); for
+Vanilla, whose P(sure) was never trained, it is the answer confidence alone. ``ap_mean`` is
+the AP of that mean for every method, Vanilla included (the paper's AP, applied to Vanilla too).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from quartet.refusal.build import entropy_of_answers
 from quartet.refusal.certainty import certainty_prompt, certainty_token_ids, p_sure_batch
 from quartet.refusal.data import QAItem
 from quartet.refusal.matching import MatchMode, is_refusal
-from quartet.refusal.metrics import confidence_report, expected_calibration_error, rate
+from quartet.refusal.metrics import answer_stats, confidence_report, expected_calibration_error, rate
 from quartet.refusal.probe import answer_items, item_correct, run_batched, sample
 
 
@@ -85,18 +93,22 @@ def headline_confidence(record: dict[str, Any], method: str) -> float:
 
 def summarize(records: Sequence[dict[str, Any]], method: str, threshold: float = 0.5, n_bins: int = 10,
               extra_confidence: Sequence[float] | None = None) -> dict[str, float]:
-    """Metrics of one model on one set. Unanswerable sets report only answer and refusal rates.
+    """Metrics of one model on one set (see the module docstring for the rules).
+    Unanswerable sets report only answer and refusal rates.
 
     ``extra_confidence`` replaces the headline confidence (the entropy baseline).
     """
     if not records:
         return {"n": 0}
-    decl = [declined(r, method, threshold) for r in records]
-    out: dict[str, float] = {"n": len(records), "answer_rate": 1.0 - rate(decl)}
-    if not any(r["answerable"] for r in records):
-        out["refusal_rate"] = rate(decl)
-        return out
     correct = [int(r["correct"]) for r in records]
+    willing = answer_stats(correct, [float(r["p_sure"]) for r in records], threshold)  # P(sure) > threshold
+    plain = [not r["refusal"] for r in records]  # answers without a refusal phrase
+    out: dict[str, float] = {"n": len(records), "answer_rate": willing["answer_rate"],
+                             "answer_rate_phrase": rate(plain)}
+    if not any(r["answerable"] for r in records):
+        out["refusal_rate"] = 1.0 - out["answer_rate"]
+        out["refusal_rate_phrase"] = 1.0 - out["answer_rate_phrase"]
+        return out
     head = list(extra_confidence) if extra_confidence is not None else [headline_confidence(r, method)
                                                                           for r in records]
     rep = confidence_report(correct, head)
@@ -107,7 +119,8 @@ def summarize(records: Sequence[dict[str, Any]], method: str, threshold: float =
         "ap_answer": confidence_report(correct, [r["answer_conf"] for r in records])["ap"],
         "ap_sure": confidence_report(correct, [r["p_sure"] for r in records])["ap"],
         "ap_mean": confidence_report(correct, [(r["answer_conf"] + r["p_sure"]) / 2 for r in records])["ap"],
-        "accuracy_answered": (float(np.mean([c for c, d in zip(correct, decl, strict=True) if not d]))
-                              if not all(decl) else math.nan),
+        "accuracy_answered": willing["accuracy_answered"],
+        "accuracy_answered_phrase": (float(np.mean([c for c, k in zip(correct, plain, strict=True) if k]))
+                                     if any(plain) else math.nan),
     })
     return out

@@ -25,7 +25,23 @@ ENTROPY = "vanilla_entropy"  # the vanilla model ranked by the entropy of K samp
 LABELS = {"vanilla": "Vanilla", "rtuning": "R-Tuning", "rtuning_r": "R-Tuning-R", "rtuning_u": "R-Tuning-U",
           ENTROPY: "Vanilla + entropy"}
 COLUMNS = [("accuracy", "Acc"), ("ap", "AP"), ("ap_answer", "AP ans"), ("ap_sure", "AP sure"),
-           ("auroc", "AUROC"), ("ece", "ECE"), ("answer_rate", "Ans rate"), ("accuracy_answered", "Acc ans")]
+           ("ap_mean", "AP mean"), ("auroc", "AUROC"), ("ece", "ECE"), ("answer_rate", "Ans rate"),
+           ("accuracy_answered", "Acc ans"), ("answer_rate_phrase", "Ans rate (phrase)")]
+# What each column is, printed above the tables ({t}: eval.threshold); docs/refusal.md says the same.
+LEGEND = [
+    "Acc: accuracy of the greedy answers.",
+    "AP: average precision of ranking right answers first by the headline confidence: the mean of answer "
+    "confidence and P(sure); for Vanilla, whose P(sure) was never trained, the answer confidence alone; "
+    "for Vanilla + entropy, 1 − H/ln K of K sampled answers.",
+    "AP ans: AP of the answer confidence (geometric mean of the answer tokens' probabilities; multiple "
+    "choice: softmax of the chosen letter).",
+    "AP sure: AP of P(sure) = p(sure) / (p(sure) + p(unsure)).",
+    "AP mean: AP of the mean of answer confidence and P(sure), for every method (Vanilla included).",
+    "AUROC, ECE (10 bins): of the headline confidence (the one AP uses).",
+    "Ans rate: share answered willingly, P(sure) > {t}, the same rule for every method; "
+    "Acc ans: accuracy on those.",
+    "Ans rate (phrase): share whose answer holds no refusal phrase (R-Tuning-R's way of declining).",
+]
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -95,8 +111,12 @@ def _pct(v: float | None) -> str:
 
 def markdown(results: dict[str, Any], seeds: list[int]) -> str:
     """One table per answerable set (every metric), one for the unanswerable sets (refusal rate)."""
-    lines = [f"Mean ± std over tuning seeds {seeds}. AP: the paper's AP (mean of answer confidence and "
-             "P(sure); Vanilla: answer confidence; Vanilla + entropy: 1 − H/ln K of K samples).", ""]
+    t = results.get("threshold", 0.5)
+    lines = [f"Mean ± std (numpy's population std, ddof 0) over tuning seeds {seeds}; a cell without ± "
+             "has std 0 or one defined seed; – : undefined (e.g. AP with no right answer).", ""]
+    lines += [f"- {line.format(t=t)}" for line in LEGEND]
+    lines += [f"- Refusal rate on unanswerable questions: P(sure) ≤ {t} (every method), and by refusal-phrase "
+              "detection (how R-Tuning-R declines).", ""]
     gap = results.get("probe", {}).get("gap_recovery")
     if gap:
         lines += [f"Probe: {results['probe']['d1']} of {results['probe']['n']} training questions answered right "
@@ -115,12 +135,13 @@ def markdown(results: dict[str, Any], seeds: list[int]) -> str:
         lines.append("")
     unans = [n for n, r in results["roles"].items() if r == "unanswerable"]
     if unans:
-        lines += ["### refusal rate on unanswerable questions", "", "| method | " + " | ".join(unans) + " |",
-                  "|---" * (len(unans) + 1) + "|"]
+        heads = [h for n in unans for h in (f"{n}: P(sure) ≤ {t}", f"{n}: refusal phrase")]
+        lines += ["### refusal rate on unanswerable questions", "", "| method | " + " | ".join(heads) + " |",
+                  "|---" * (len(heads) + 1) + "|"]
         for method, sets in methods.items():
             if all(n in sets for n in unans):
-                lines.append(f"| {LABELS.get(method, method)} | "
-                             + " | ".join(_cell(sets[n], "refusal_rate") for n in unans) + " |")
+                lines.append(f"| {LABELS.get(method, method)} | " + " | ".join(
+                    _cell(sets[n], key) for n in unans for key in ("refusal_rate", "refusal_rate_phrase")) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -188,6 +209,7 @@ def write_report(cfg: RefusalConfig, run: RunDir) -> dict[str, Any]:
     probe_path = run.path / "probe" / "recovery.json"
     results["probe"] = json.loads(probe_path.read_text()) if probe_path.is_file() else {}
     results["seeds"] = list(cfg.tune.seeds)
+    results["threshold"] = cfg.eval.threshold
     atomic_write_json(run.artifacts / "results.json", _no_nan(results))
     atomic_write_text(run.artifacts / "results.md", markdown(results, list(cfg.tune.seeds)))
     plot_risk_coverage(cfg, run, results["roles"], run.artifacts / "risk_coverage.png")

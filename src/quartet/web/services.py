@@ -34,8 +34,9 @@ class RedTeamModel(Protocol):
 
     communities: dict[str, float]
 
-    def generate(self, message: str, stance: float, k: int) -> list[dict[str, Any]]:
-        """K ``{"text": str, "evidence": [[start, end], ...]}`` responses at stance value ``stance``."""
+    def generate(self, message: str, stance: float, k: int, target: str | None = None) -> list[dict[str, Any]]:
+        """K ``{"text": str, "evidence": [[start, end], ...]}`` responses to ``message`` (about ``target``,
+        its topic, when given) at stance value ``stance``."""
         ...
 
 

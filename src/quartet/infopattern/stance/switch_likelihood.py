@@ -14,6 +14,7 @@ The LM and switch are referenced by path in ``detector.json``; the head is safet
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from torch import nn
 
 from quartet.core.progress import progress
 from quartet.infopattern.messages import Message
+from quartet.infopattern.prompts import DEFAULT_TEMPLATE, message_prompt, parent_texts
 from quartet.infopattern.stance.base import (
     argmax_labels,
     check_fit_input,
@@ -34,11 +36,11 @@ from quartet.infopattern.stance.base import (
     write_detector_json,
 )
 from quartet.infopattern.switch import (
-    DEFAULT_TEMPLATE,
     LMSwitch,
+    axis_value,
     fit_to_context,
-    message_prompt,
     switch_meta,
+    switch_templates,
     token_logprobs,
 )
 from quartet.lm.protocol import LanguageModel
@@ -85,18 +87,41 @@ def best_runs(diff: Sequence[float], n: int, max_width: int = 3) -> list[tuple[i
 
 def evidence_spans(
     lm: LanguageModel, switch: LMSwitch, prompt: str, text: str, n: int = 2, max_width: int = 3,
-    s: float = 1.0,
+    s: float = 1.0, dim: int | None = None,
 ) -> list[EvidenceSpan]:
-    """Evidence in ``text`` (written after ``prompt``) for one side of the switch against the other."""
+    """Evidence in ``text`` (written after ``prompt``) for one side of the switch against the other
+    (on dimension ``dim`` of a several-dimension switch; None: every dimension at once)."""
     prompt, text = fit_to_context(lm, prompt, text)
-    plus = token_logprobs(lm, switch, s, [prompt], [text])[0]
-    minus = token_logprobs(lm, switch, -s, [prompt], [text])[0]
+    plus = token_logprobs(lm, switch, axis_value(switch, s, dim), [prompt], [text])[0]
+    minus = token_logprobs(lm, switch, axis_value(switch, -s, dim), [prompt], [text])[0]
     _, ids = split_continuation(lm.tokenizer, prompt, text)
     diff = [a - b for a, b in zip(plus, minus, strict=True)]
     return [
         EvidenceSpan(a, b, lm.tokenizer.decode(ids[a:b]).strip(), score, "pro" if score > 0 else "anti")
         for a, b, score in best_runs(diff, n, max_width)
     ]
+
+
+def char_offsets(text: str, pieces: Sequence[str]) -> list[tuple[int, int] | None]:
+    """``(start, end)`` of each decoded piece in ``text``, searched left to right, case-insensitive and
+    with any run of spaces matching any other (tokenizers re-space text); None where not found.
+
+    >>> char_offsets("The plant is  SAFE, and clean", ["is safe", "clean", "missing"])
+    [(10, 18), (24, 29), None]
+    """
+    out: list[tuple[int, int] | None] = []
+    pos = 0
+    for piece in pieces:
+        words = piece.split()
+        if not words:
+            out.append(None)
+            continue
+        pattern = re.compile(r"\s*".join(re.escape(w) for w in words), re.IGNORECASE)
+        found = pattern.search(text, pos) or pattern.search(text)
+        out.append((found.start(), found.end()) if found else None)
+        if found:
+            pos = found.end()
+    return out
 
 
 def fit_linear_head(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float) -> nn.Linear:
@@ -140,7 +165,9 @@ class SwitchLikelihoodStance:
         self.temperature, self.l2, self.n_spans, self.dim, self.batch_size = temperature, l2, n_spans, dim, batch_size
         self._lm, self._switch = lm, switch
         has_meta = (Path(switch_path) / "switch.json").is_file()
-        self.template = switch_meta(switch_path).get("template", DEFAULT_TEMPLATE) if has_meta else DEFAULT_TEMPLATE
+        # The prompts the switch was trained with (a reply after its parent's text, else the topic alone).
+        self.template, self.reply_template = switch_templates(switch_meta(switch_path)) if has_meta else (
+            DEFAULT_TEMPLATE, "")
 
     def _params(self) -> dict[str, Any]:
         return {"lm_path": self.lm_path, "switch_path": self.switch_path, "values": list(self.values),
@@ -167,21 +194,25 @@ class SwitchLikelihoodStance:
         return vec
 
     @torch.no_grad()
-    def bin_loglik(self, messages: Sequence[Message]) -> np.ndarray:
-        """(N, len(values)): each message's total log-likelihood with the switch at each value."""
+    def bin_loglik(self, messages: Sequence[Message], parents: dict[str, str] | None = None) -> np.ndarray:
+        """(N, len(values)): each message's total log-likelihood with the switch at each value.
+
+        A message is scored as a reply to ``parents[id]`` (default: its parent's text when the parent
+        is among ``messages``), as in training; the others after their topic alone."""
         out = np.zeros((len(messages), len(self.values)), dtype=np.float64)
+        parents = (parent_texts(messages) if parents is None else parents) if self.reply_template else {}
         for start in progress(range(0, len(messages), self.batch_size), desc="switch scoring", unit="batch"):
             chunk = messages[start : start + self.batch_size]
-            prompts = [message_prompt(m, self.template) for m in chunk]
+            prompts = [message_prompt(m, self.template, parents.get(m.id), self.reply_template) for m in chunk]
             texts = [" " + m.text for m in chunk]
             for j, value in enumerate(self.values):
                 lps = token_logprobs(self.lm, self.switch, self._s(value), prompts, texts)
                 out[start : start + len(chunk), j] = [sum(lp) for lp in lps]
         return out
 
-    def bin_proba(self, messages: Sequence[Message]) -> np.ndarray:
+    def bin_proba(self, messages: Sequence[Message], parents: dict[str, str] | None = None) -> np.ndarray:
         """(N, 5) distribution over ``BIN_NAMES``: the softmax of the negative losses."""
-        z = self.bin_loglik(messages) / self.temperature
+        z = self.bin_loglik(messages, parents) / self.temperature
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -210,14 +241,19 @@ class SwitchLikelihoodStance:
     def predict(self, messages: Sequence[Message]) -> list[str]:
         return argmax_labels(self.predict_proba(messages), self.classes_)
 
-    def explain(self, message: Message) -> dict[str, Any]:
-        """Bin distribution, the most likely bin, and evidence spans for one message."""
-        bins = self.bin_proba([message])[0]
-        spans = evidence_spans(self.lm, self.switch, message_prompt(message, self.template), " " + message.text,
-                               self.n_spans, s=max(abs(v) for v in self.values))
+    def explain(self, message: Message, parent: str | None = None) -> dict[str, Any]:
+        """Bin distribution, the most likely bin, and evidence spans for one message (a reply to
+        ``parent`` when given). A span's ``start``/``end`` index the message's tokens, ``char_start`` /
+        ``char_end`` are offsets into ``message.text`` (None when the decoded piece is not found there)."""
+        bins = self.bin_proba([message], {message.id: parent} if parent else {})[0]
+        prompt = message_prompt(message, self.template, parent, self.reply_template)
+        spans = evidence_spans(self.lm, self.switch, prompt, " " + message.text, self.n_spans,
+                               s=max(abs(v) for v in self.values), dim=self.dim)
+        offsets = char_offsets(message.text, [sp.text for sp in spans])
         return {"bins": dict(zip(BIN_NAMES, map(float, bins), strict=False)) if len(bins) == 5 else bins.tolist(),
                 "bin": BIN_NAMES[int(bins.argmax())] if len(bins) == 5 else int(bins.argmax()),
-                "evidence": [asdict(s) for s in spans]}
+                "evidence": [{**asdict(sp), "char_start": at[0] if at else None, "char_end": at[1] if at else None}
+                             for sp, at in zip(spans, offsets, strict=True)]}
 
     def save(self, directory: Path | str) -> None:
         directory = Path(directory)

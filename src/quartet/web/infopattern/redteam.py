@@ -15,6 +15,7 @@ class RedTeamRequest(BaseModel):
     community: str | None = Field(None, description="target community; overrides stance when given")
     stance: float = Field(-1.0, ge=-1.0, le=1.0, description="switch value s of the responses")
     k: int = Field(3, ge=1, le=10, description="number of responses")
+    target: str | None = Field(None, max_length=500, description="topic of the message (default: the message)")
 
 
 class Response(BaseModel):
@@ -42,7 +43,7 @@ def generate(req: RedTeamRequest, model: RedTeamModel = Depends(get_redteam)) ->
             raise HTTPException(422, f"unknown community {req.community!r} (known: {sorted(model.communities)})")
         stance = float(model.communities[req.community])
     out = []
-    for item in model.generate(req.message, stance, req.k)[: req.k]:
+    for item in model.generate(req.message, stance, req.k, target=(req.target or "").strip() or None)[: req.k]:
         text = item["text"]
         spans = [[max(0, s), min(len(text), e)] for s, e in item.get("evidence", []) if e > s]
         out.append(Response(text=text, evidence=spans))

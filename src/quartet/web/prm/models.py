@@ -68,16 +68,23 @@ class PRMRun:
     """A policy and a PRM (``quartet.lm`` models) with the run's sampling settings."""
 
     def __init__(self, policy: Any, prm: Any, info: dict[str, Any], temperature: float = 1.0,
-                 max_new_tokens: int = 80):
+                 max_new_tokens: int = 80, spec: Any = None, prompt: Any = None):
         import threading
+
+        from quartet.prm.prm_model import RewardSpec, RewardTokens
 
         self.policy, self.prm, self.info = policy, prm, info
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
+        self.tokens = RewardTokens.resolve(prm.tokenizer, spec or RewardSpec())  # the PRM's step tag and +/-
+        self.prompt = prompt  # the run's PromptConfig (None: the default prompt)
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, run_dir: Path, runs: Path | None = None, prm_name: str | None = None) -> PRMRun:
-        from quartet.prm.pipeline import load_policy, read_problems
+        from quartet.core.config import from_dict
+        from quartet.prm.config import PromptConfig
+        from quartet.prm.pipeline import ORM, load_policy, read_problems
+        from quartet.prm.prm_model import RewardSpec
 
         names = finished_prms(run_dir)
         if not names:
@@ -91,34 +98,37 @@ class PRMRun:
         if test.is_file():
             examples = [{"question": p.question, "steps": list(p.steps), "gold": p.gold, "format": p.answer_format}
                         for p in read_problems(test)[:EXAMPLES]]
-        info = {"run": display_path(run_dir, runs), "prm": name, "prms": names, "aggregate": "min",
+        # The ORM is trained on its final tag only, so it is read there (``pipeline.scorer_aggregate``).
+        how = setting(cfg, "prm.orm_aggregate", "last") if name == ORM else setting(cfg, "prm.aggregate", "min")
+        info = {"run": display_path(run_dir, runs), "prm": name, "prms": names, "aggregate": how,
                 "policy": "policy", "examples": examples}
         log.info("PRM page: run %s, PRM %s", run_dir, name)
-        return cls(load_policy(run_dir / "policy"), load_policy(run_dir / "prm" / name / "model"), info,
-                   float(setting(cfg, "rollout.temperature", 1.0)), int(setting(cfg, "rollout.max_new_tokens", 80)))
+        model_dir = run_dir / "prm" / name / "model"
+        return cls(load_policy(run_dir / "policy"), load_policy(model_dir), info,
+                   float(setting(cfg, "rollout.temperature", 1.0)), int(setting(cfg, "rollout.max_new_tokens", 80)),
+                   RewardSpec.load(model_dir), from_dict(PromptConfig, setting(cfg, "prompt", {}), "prompt."))
 
     def score(self, question: str, solutions: Sequence[Sequence[str]]) -> list[list[float]]:
-        from quartet.prm.prm_model import RewardTokens, prm_text, tokenizer_tag
+        from quartet.prm.prm_model import prm_text, tokenizer_tag
         from quartet.prm.rollout import policy_prompt
         from quartet.prm.scoring import step_scores
 
-        prompt = policy_prompt(question)
+        prompt = policy_prompt(question, "answer_is", self.prompt)
         limit = context_limit(self.prm)
         if limit is not None:
-            tokens = RewardTokens.resolve(self.prm.tokenizer)
-            tag = tokenizer_tag(self.prm.tokenizer, tokens)
+            tag = tokenizer_tag(self.prm.tokenizer, self.tokens)
             for steps in solutions:
                 size = len(self.prm.tokenizer.encode(prm_text(prompt, steps, tag), add_bos=True))
                 if size > limit:
                     raise ValueError(f"the problem and solution are {size} tokens; this PRM reads at most {limit}")
         with self._lock:
-            return step_scores(self.prm, [prompt] * len(solutions), solutions)
+            return step_scores(self.prm, [prompt] * len(solutions), solutions, self.tokens)
 
     def sample(self, question: str, n: int, seed: int) -> list[str]:
         from quartet.lm.protocol import SamplingParams
         from quartet.prm.rollout import policy_prompt
 
-        prompt = policy_prompt(question)
+        prompt = policy_prompt(question, "answer_is", self.prompt)
         budget = self.max_new_tokens
         limit = context_limit(self.policy)
         if limit is not None:

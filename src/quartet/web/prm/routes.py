@@ -27,7 +27,8 @@ class Step(BaseModel):
 
 class ScoreResponse(BaseModel):
     steps: list[Step]
-    score: float = Field(..., description="min over the steps (the paper's aggregation)")
+    score: float = Field(..., description="the steps' scores aggregated as info.aggregate says (min, the paper's; "
+                                          "the ORM: last, its only trained tag)")
     weakest: int = Field(..., description="index of the lowest-scoring step")
     unknown_words: list[str] = Field(..., description="words the model's vocabulary does not have")
 
@@ -79,12 +80,12 @@ def score(req: ScoreRequest, model: PRMModel = Depends(get_prm)) -> ScoreRespons
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
     return ScoreResponse(steps=[Step(text=t, score=s) for t, s in zip(steps, scores, strict=True)],
-                         score=aggregate(scores, "min"), weakest=min(range(len(scores)), key=scores.__getitem__),
+                         score=aggregate(scores, model.info.get("aggregate", "min")), weakest=min(range(len(scores)), key=scores.__getitem__),
                          unknown_words=model.unknown_words(problem + "\n" + req.solution))
 
 
 @router.post("/rerank", response_model=RerankResponse,
-             summary="Sample N solutions from the policy and rank them by the PRM (min over steps)")
+             summary="Sample N solutions from the policy and rank them by the PRM (min over steps; ORM: last)")
 def rerank(req: RerankRequest, model: PRMModel = Depends(get_prm)) -> RerankResponse:
     from quartet.prm.best_of_n import majority_vote
 
@@ -97,14 +98,15 @@ def rerank(req: RerankRequest, model: PRMModel = Depends(get_prm)) -> RerankResp
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
     gold = req.gold.strip() if req.gold and req.gold.strip() else None
+    how = model.info.get("aggregate", "min")
     candidates = []
     for i, (text, st, sc) in enumerate(zip(texts, steps, scores, strict=True)):
-        value = aggregate(sc, "min")
+        value = aggregate(sc, how)
         candidates.append(Candidate(
             sample=i, text=text, steps=[Step(text=t, score=s) for t, s in zip(st, sc, strict=True)],
             score=value if value != float("-inf") else -1.0, answer=extract_answer(text, fmt),
             correct=is_correct(text, gold, fmt) if gold is not None else None))
-    best = select(scores, "min")
+    best = select(scores, how)
     # Best first; ties keep sampling order, like best_of_n.select.
     ranked = sorted(candidates, key=lambda c: (-c.score, c.sample))
     return RerankResponse(candidates=ranked, best=best, majority=majority_vote([c.answer for c in candidates]))

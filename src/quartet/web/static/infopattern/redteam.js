@@ -21,7 +21,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (!message) { Q.showError($("error"), "Type a message first."); return; }
     $("generate").disabled = true;
     try {
-      const body = { message, community: $("community").value || null, stance: Number($("stance").value), k: Number($("k").value) };
+      const body = { message, community: $("community").value || null, stance: Number($("stance").value),
+        k: Number($("k").value), target: $("target").value.trim() || null };
       const res = await Q.api("/api/infopattern/redteam", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       });
