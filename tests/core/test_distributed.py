@@ -29,6 +29,7 @@ from quartet.core.io import atomic_write_json
 from quartet.core.records import AppendOnlyJsonl, write_jsonl
 from quartet.core.runs import open_run
 from quartet.core.trainer import TrainConfig, Trainer
+from quartet.lm.protocol import SamplingParams
 
 REPO = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).parent / "torchrun"
@@ -101,17 +102,48 @@ def test_lm_cli_under_torchrun_matches_one_process_and_resumes_after_a_kill(tmp_
     assert _losses(runs / "lm" / "accel") == pytest.approx(_losses(runs / "lm" / "two"), abs=1e-6)
 
     cut = runs / "lm" / "cut"
-    job = subprocess.Popen(_torchrun(2, "cut", runs, 100), env=env, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _kill_after_checkpoint(_torchrun(2, "cut", runs, 100), env, cut, 20)
+    subprocess.run(_torchrun(2, "cut", runs, 100), env=env, check=True, capture_output=True)
+    subprocess.run(_torchrun(2, "whole", runs, 100), env=env, check=True, capture_output=True)
+    whole = load_file(runs / "lm" / "whole" / "model" / "model.safetensors")
+    resumed = load_file(cut / "model" / "model.safetensors")
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def _kill_after_checkpoint(cmd: list[str], env: dict[str, str], run: Path, step: int) -> None:
+    job = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not (cut / "checkpoints" / "step_20").is_dir():
+    while not (run / "checkpoints" / f"step_{step}").is_dir():
         assert job.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
         time.sleep(0.05)
     os.killpg(job.pid, signal.SIGKILL)  # the launcher and both workers
     job.wait()
-    assert not (cut / "model").exists(), "the kill must land mid-run"
-    subprocess.run(_torchrun(2, "cut", runs, 100), env=env, check=True, capture_output=True)
-    subprocess.run(_torchrun(2, "whole", runs, 100), env=env, check=True, capture_output=True)
+    assert not (run / "model").exists(), "the kill must land mid-run"
+
+
+@pytest.mark.skipif(not TORCHRUN.is_file(), reason="torchrun is not installed next to this Python")
+def test_lm_cli_with_fsdp_matches_ddp_saves_whole_weights_and_resumes_after_a_kill(tmp_path):
+    """``train.parallel=fsdp``: the same losses as replicated training, a saved model that one
+    process loads (gathered, not shards), and a kill mid-run resumed from the gathered checkpoint
+    ends with the uninterrupted run's weights."""
+    runs = tmp_path / "runs"
+    env = {**os.environ, "QUARTET_RUNS": str(runs), "OMP_NUM_THREADS": "1"}
+    fsdp = ["train.parallel=fsdp"]
+    subprocess.run(_torchrun(2, "ddp", runs, 30), env=env, check=True, capture_output=True)
+    subprocess.run(_torchrun(2, "fsdp", runs, 30) + fsdp, env=env, check=True, capture_output=True)
+    assert _losses(runs / "lm" / "fsdp") == pytest.approx(_losses(runs / "lm" / "ddp"), rel=1e-4)
+    ddp = load_file(runs / "lm" / "ddp" / "model" / "model.safetensors")
+    sharded = load_file(runs / "lm" / "fsdp" / "model" / "model.safetensors")
+    assert sorted(sharded) == sorted(ddp) and all(sharded[k].shape == ddp[k].shape for k in ddp)
+    assert all(torch.allclose(sharded[k], ddp[k], atol=1e-4) for k in ddp)
+    from quartet.lm.backends import load_lm
+
+    assert load_lm(runs / "lm" / "fsdp").generate(["Question :"], SamplingParams(max_new_tokens=3))[0][0].token_ids
+
+    cut = runs / "lm" / "cut"
+    _kill_after_checkpoint(_torchrun(2, "cut", runs, 100) + fsdp, env, cut, 20)
+    subprocess.run(_torchrun(2, "cut", runs, 100) + fsdp, env=env, check=True, capture_output=True)
+    subprocess.run(_torchrun(2, "whole", runs, 100) + fsdp, env=env, check=True, capture_output=True)
     whole = load_file(runs / "lm" / "whole" / "model" / "model.safetensors")
     resumed = load_file(cut / "model" / "model.safetensors")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)

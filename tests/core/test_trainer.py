@@ -82,3 +82,47 @@ def test_schedule_shape():
     assert round(f(4), 3) == 0.5 and f(10) == 1.0 and round(f(60), 3) == 0.5 and round(f(110), 6) == 0.0
     g = lr_lambda(TrainConfig(warmup_steps=0, schedule="step", step_size=5, step_gamma=0.5))
     assert [g(0), g(5), g(10)] == [1.0, 0.5, 0.25]
+
+
+def _linear_trainer(path, **overrides):
+    """A model without dropout, so two trainers see the same computation."""
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    cfg = TrainConfig(**{"steps": 6, "lr": 1e-2, "warmup_steps": 0, "log_every": 1, "seed": 0, **overrides})
+
+    def loss_fn(m, batch):
+        return ((m(batch["x"]).squeeze(-1) - batch["y"]) ** 2).mean(), {}
+
+    def eval_fn(m):
+        batch = collate(dataset(16))
+        return {"mse": float(loss_fn(m, batch)[0])}
+
+    return Trainer(module, loss_fn, dataset(), collate, cfg, open_run(path, cfg), {"kind": "mlp"}, eval_fn=eval_fn)
+
+
+def test_gradient_accumulation_equals_the_larger_batch(tmp_path):
+    """Two micro-batches of 8 are the same optimizer step as one batch of their 16 examples."""
+    big = _linear_trainer(tmp_path / "big", batch_size=16, grad_accum=1, grad_clip=0.0)
+    accumulated = _linear_trainer(tmp_path / "acc", batch_size=8, grad_accum=2, grad_clip=0.0)
+    big.fit()
+    accumulated.fit()
+    for (name, a), (_, b) in zip(big.module.named_parameters(), accumulated.module.named_parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), name
+    small = _linear_trainer(tmp_path / "small", batch_size=8, grad_accum=1, grad_clip=0.0)
+    small.fit()  # and it is not simply the smaller batch
+    assert not torch.allclose(small.module[0].weight, big.module[0].weight, atol=1e-4)
+
+
+def test_clipping_bounds_the_update_and_logs_the_norm_before_it(tmp_path):
+    trainer = _linear_trainer(tmp_path / "clip", batch_size=16, grad_clip=1e-3)
+    metrics = trainer.train_step()
+    assert metrics["grad_norm"] > 1e-3  # the norm as computed, before clipping
+    norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in trainer.module.parameters()))
+    assert float(norm) <= 1e-3 * (1 + 1e-4)  # the gradients the optimizer used were clipped
+
+
+def test_periodic_evaluation_is_logged(tmp_path):
+    trainer = _linear_trainer(tmp_path / "eval", batch_size=16, eval_every=2, log_every=100)
+    trainer.fit()
+    evals = [r["step"] for r in trainer.run.read_metrics() if "eval_mse" in r]
+    assert evals == [2, 4, 6]  # every 2 steps, and the final evaluation at the end

@@ -103,6 +103,31 @@ def test_switch_likelihood_detector(trained_switch, tmp_path):
         assert span["text"] in "i hate cats they are bad" and span["end"] > span["start"]
 
 
+def test_the_stance_api_serves_the_switch_detector_as_bins_with_evidence(trained_switch, tmp_path):
+    """``quartet serve`` picks the switch-likelihood detector over others in the run folder and the
+    Stance API returns its five bins and evidence spans that are character offsets of the message."""
+    from fastapi.testclient import TestClient
+
+    from quartet.web.app import create_app
+
+    root, lm, sw = trained_switch
+    runs = tmp_path / "runs"
+    TfidfStance().fit(toy_messages(12)).save(runs / "a-tfidf")  # sorts first by name; the switch must win
+    SwitchLikelihoodStance(root / "model", root / "switch", lm=lm, switch=sw).fit(toy_messages(12)).save(
+        runs / "b-switch")
+    text = "i hate cats they are bad"
+    with TestClient(create_app(runs=runs, data_dir=tmp_path / "data")) as client:
+        r = client.post("/api/infopattern/stance", json={"messages": [text], "target": "cats"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["bins"] == list(BIN_NAMES)
+    [result] = body["results"]
+    assert sum(result["probs"]) == pytest.approx(1.0, abs=1e-5)
+    assert 1 <= len(result["evidence"]) <= 2
+    for start, end in result["evidence"]:
+        assert 0 <= start < end <= len(text) and text[start:end].strip()
+
+
 def test_best_runs_do_not_overlap_and_keep_sign():
     diff = torch.randn(40, generator=torch.Generator().manual_seed(0)).tolist()
     runs = best_runs(diff, n=4, max_width=3)

@@ -1,6 +1,6 @@
 import torch
 
-from quartet.lm.generate import choose_tokens, filter_logits, left_pad
+from quartet.lm.generate import choose_tokens, filter_logits, left_pad, row_seed
 from quartet.lm.protocol import SamplingParams
 
 
@@ -36,6 +36,35 @@ def test_prefix_sharing_equals_separate_prefills(tiny_lm):
     alone = tiny_lm.generate(["tom has 3 apples"], params, n=4)
     assert [c.token_ids for c in shared[0]] == [c.token_ids for c in alone[0]]
     assert len({c.token_ids for c in shared[0]}) > 1  # the 4 samples differ from one another
+
+
+def sampled_by_recomputation(lm, prompt_ids, params, prompt_index, sample_index):
+    """Reference for one sampled row: no cache, the whole sequence recomputed every step, the same
+    uniforms as the sampler draws for (prompt, sample)."""
+    seed = row_seed(params.seed, prompt_index, sample_index)
+    uniforms = 1 - torch.rand(params.max_new_tokens, generator=torch.Generator().manual_seed(seed))
+    ids, out = list(prompt_ids), []
+    for t in range(params.max_new_tokens):
+        logits = lm.module(torch.tensor([ids]))[:, -1]
+        token = choose_tokens(logits, params, uniforms[t].view(1, 1)).item()
+        if token == lm.tokenizer.eos_id:
+            break
+        out.append(token)
+        ids.append(token)
+    return out
+
+
+def test_prefix_shared_samples_equal_sampling_by_full_recomputation(tiny_lm):
+    """One prefill per prompt, its cache repeated for n continuations, is the same computation as
+    sampling each continuation from scratch: token for token, prompts of different lengths batched."""
+    prompts = ["tom has 3 apples", "question : what is 5 plus 9 ? answer :"]
+    params = SamplingParams(max_new_tokens=10, temperature=0.9, top_k=20, seed=11)
+    shared = tiny_lm.generate(prompts, params, n=3)
+    for p, (prompt, group) in enumerate(zip(prompts, shared, strict=True)):
+        encoded = tiny_lm.tokenizer.encode(prompt, add_bos=True)
+        for j, completion in enumerate(group):
+            assert list(completion.token_ids) == sampled_by_recomputation(tiny_lm, encoded, params, p, j), (p, j)
+    assert len({c.token_ids for c in shared[1]}) > 1  # the samples differ from one another
 
 
 def test_seeded_sampling_is_independent_of_batch_size(tiny_lm):

@@ -61,13 +61,28 @@ def test_hf_adapter_generates_and_scores_with_a_tiny_random_llama(tmp_path, word
             logits = lm.module(torch.tensor([ids]))[0, -1]
             assert int(logits.argmax()) == token
             ids.append(token)
-    # Scoring: log-likelihoods are finite negatives; candidate log-probs sum to <= 0 in prob space.
-    ll = lm.loglikelihood(["tom has"], [" 3 apples"])[0]
-    assert len(ll) == 3 and all(x < 0 for x in ll)
+    # Scoring, batched over prompts of different lengths (padding), equals log_softmax of one
+    # unpadded forward pass per sequence.
+    def reference(text: str) -> torch.Tensor:
+        ids = lm.tokenizer.encode(text, add_bos=True)
+        with torch.no_grad():
+            return ids, torch.log_softmax(lm.module(torch.tensor([ids]))[0].float(), -1)
+
+    prompts, continuations = ["tom has", "question : what is the box"], [" 3 apples", " two"]
+    scored = lm.loglikelihood(prompts, continuations)
+    for prompt, cont, got in zip(prompts, continuations, scored, strict=True):
+        ids, logp = reference(prompt + cont)
+        start = len(lm.tokenizer.encode(prompt, add_bos=True))
+        want = [logp[i - 1, ids[i]].item() for i in range(start, len(ids))]
+        assert len(got) == len(want) == len(lm.tokenizer.encode(cont)) and got == pytest.approx(want, abs=1e-4)
     step = word_tokenizer.token_to_id("<step>")
     cands = [word_tokenizer.token_to_id("▁sure"), word_tokenizer.token_to_id("▁unsure")]
-    marks = lm.marked_logprobs(["a box <step> two boxes <step>"], step, cands)
-    assert marks[0].shape == (2, 2) and float(marks[0].exp().sum(-1).max()) <= 1.0
+    texts = ["a box <step> two boxes <step>", "tom <step>"]
+    marks = lm.marked_logprobs(texts, step, cands)
+    for text, got in zip(texts, marks, strict=True):
+        ids, logp = reference(text)
+        want = torch.stack([logp[i, cands] for i, t in enumerate(ids) if t == step])  # after each tag
+        assert got.shape == want.shape and torch.allclose(got.float(), want, atol=1e-4)
 
 
 def test_lora_training_moves_only_the_adapters(exported, tmp_path, corpus):

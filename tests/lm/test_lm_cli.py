@@ -26,6 +26,37 @@ def runs(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
+def _exported_model_matches_the_run(run: Path, exported: Path) -> None:
+    """The trained model, exported by the CLI and loaded by transformers, gives the built-in model's
+    logits (to 1e-4) on a padded batch of prompts of different lengths, and its greedy tokens."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from quartet.lm.backends import load_lm
+    from quartet.lm.generate import left_pad
+    from quartet.lm.protocol import SamplingParams
+
+    ours = load_lm(run)
+    hf = LlamaForCausalLM.from_pretrained(exported, local_files_only=True).eval()
+    prompts = ["Question : Tom has 3 pens .", "Question : Ann buys 12 books and gives 5 to Ben . How many"]
+    encoded = [ours.tokenizer.encode(p, add_bos=True) for p in prompts]
+    assert AutoTokenizer.from_pretrained(exported)(prompts[1])["input_ids"][-len(encoded[1]) + 1:] == encoded[1][1:]
+    ids, mask = left_pad(encoded, ours.tokenizer.pad_id)
+    with torch.no_grad():
+        want = ours.module(ids, attention_mask=mask)
+        got = hf(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits
+    real = mask.bool()  # padding positions are not compared
+    assert want.abs().max() > 0.5  # trained weights, not the near-zero logits of an initialisation
+    assert torch.allclose(want[real], got[real], atol=1e-4)
+    greedy = SamplingParams(max_new_tokens=12, temperature=0.0)
+    for prompt, row in zip(prompts, encoded, strict=True):
+        mine = ours.generate([prompt], greedy)[0][0].token_ids
+        out = hf.generate(torch.tensor([row]), max_new_tokens=len(mine) or 1, do_sample=False,
+                          eos_token_id=ours.tokenizer.eos_id, pad_token_id=ours.tokenizer.pad_id)
+        theirs = tuple(out[0, len(row):].tolist())
+        assert theirs[: len(mine)] == mine and len(theirs) >= len(mine)
+
+
 def test_train_sample_export(runs, tmp_path, capsys):
     assert main(["lm", "train", "--config", str(TEST_CONFIG)]) == 0
     run = runs / "lm" / "test"
@@ -35,7 +66,7 @@ def test_train_sample_export(runs, tmp_path, capsys):
                  "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.count("--- sample") == 2
     assert main(["lm", "export", "--run", str(run), "--to", "hf", str(tmp_path / "hf")]) == 0
-    assert (tmp_path / "hf" / "config.json").is_file()
+    _exported_model_matches_the_run(run, tmp_path / "hf")
 
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "quartet.cli", "lm", "serve", "--run", str(run),

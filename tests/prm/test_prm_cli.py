@@ -46,6 +46,13 @@ def test_stage_verbs_run_one_after_another(tmp_path, capsys):
             assert not (run / "stages" / f"{later}.done").exists(), (verb, later)
     rollouts = [json.loads(line) for line in (run / "rollouts.jsonl").read_text().splitlines()]
     assert rollouts and all(len(r["outcomes"]) == 2 for r in rollouts)  # rollout.k = 2
+    # TRL's PRMTrainer casts each label to int: the export holds booleans (label >= 0.5), the
+    # OpenRLHF export the ER values themselves
+    labels = [json.loads(line)["labels"] for line in (run / "labels" / "er2.jsonl").read_text().splitlines()]
+    trl = [json.loads(line)["labels"] for line in (run / "exports" / "er2.trl.jsonl").read_text().splitlines()]
+    openrlhf = [json.loads(line)["value"] for line in (run / "exports" / "er2.openrlhf.jsonl").read_text().splitlines()]
+    assert trl == [[x >= 0.5 for x in row] for row in labels] and openrlhf == labels
+    assert all(isinstance(x, bool) for row in trl for x in row)
     # `pipeline` on the finished directory recomputes nothing and prints both tables
     before = (run / "rollouts.jsonl").stat().st_mtime_ns
     assert main(["prm", "pipeline", "--config", TEST_CFG, f"run_dir={run}"]) == 0

@@ -8,6 +8,11 @@ Layout of one checkpoint directory::
 
 Nothing here unpickles arbitrary objects: ``trainer_state.pt`` is read with
 ``torch.load(weights_only=True)`` and weights come from safetensors.
+
+Under ``torchrun`` only global rank 0 writes. A module sharded by FSDP (``distributed.prepare``)
+is saved and loaded whole: its weights are gathered to rank 0 (a collective, so every rank calls
+``save_weights`` / ``load_weights``) and the file holds the same full tensors as an unsharded
+model's, so a checkpoint does not depend on how many processes wrote it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 
+from quartet.core import distributed
 from quartet.core.io import atomic_write_json
 
 
@@ -30,8 +36,24 @@ class CheckpointError(ValueError):
 
 
 def save_weights(module: torch.nn.Module, directory: Path, config: dict[str, Any], name: str = "model") -> None:
+    """Weights and their JSON config; rank 0 writes. Every rank must call it for an FSDP-sharded module."""
+    if distributed.is_sharded(module):
+        save_state_dict(distributed.full_state_dict(module), directory, config, name)
+        return
+    if not distributed.is_writer():
+        return
     directory.mkdir(parents=True, exist_ok=True)
-    save_model(module, str(directory / f"{name}.safetensors"))
+    save_model(module, str(directory / f"{name}.safetensors"))  # stores tied tensors once
+    atomic_write_json(directory / f"{name}.json", config)
+
+
+def save_state_dict(state: dict[str, torch.Tensor], directory: Path, config: dict[str, Any],
+                    name: str = "model") -> None:
+    """A gathered full state dict (``distributed.full_state_dict``) in the same layout; rank 0 writes."""
+    if not distributed.is_writer():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({key: value.contiguous() for key, value in state.items()}, str(directory / f"{name}.safetensors"))
     atomic_write_json(directory / f"{name}.json", config)
 
 
@@ -43,10 +65,21 @@ def read_weights_config(directory: Path, name: str = "model") -> dict[str, Any]:
 
 
 def load_weights(module: torch.nn.Module, directory: Path, name: str = "model") -> None:
-    """Load weights strictly: any missing or unexpected key is an error that names it."""
+    """Load weights strictly: any missing or unexpected key is an error that names it.
+
+    A sharded module takes the file's full tensors from rank 0 (collective: every rank calls it).
+    """
     path = Path(directory) / f"{name}.safetensors"
     if not path.is_file():
         raise CheckpointError(f"{path} is missing")
+    if distributed.is_sharded(module):
+        state = load_file(str(path))
+        expected = set(distributed.full_state_dict_keys(module))
+        if set(state) != expected:
+            raise CheckpointError(f"{path} does not match the model: missing keys {sorted(expected - set(state))}, "
+                                  f"unexpected keys {sorted(set(state) - expected)}")
+        distributed.load_full_state_dict(module, state)
+        return
     try:
         missing, unexpected = load_model(module, str(path), strict=False)
     except RuntimeError as err:  # shape mismatch

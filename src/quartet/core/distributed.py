@@ -199,6 +199,11 @@ def full_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     return get_model_state_dict(module, options=_full_options(cpu_offload=True))
 
 
+def full_state_dict_keys(module: nn.Module) -> list[str]:
+    """The keys ``full_state_dict`` gives (without gathering anything)."""
+    return list(module.state_dict().keys())
+
+
 def load_full_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Inverse of ``full_state_dict``: rank 0's full weights into every rank's shards (strict)."""
     if not is_sharded(module):

@@ -29,6 +29,7 @@ from quartet.core import distributed
 from quartet.core.checkpoint import (
     load_trainer_state,
     load_weights,
+    save_state_dict,
     save_trainer_state,
     save_weights,
     write_checkpoint,
@@ -60,6 +61,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)  # Adam betas
     grad_clip: float = 1.0  # max global grad norm (0: off)
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA that supports it
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun: replicate (ddp) or shard params/grads/optimizer (fsdp)
     eval_every: int = 0  # run eval_fn every N steps (0: only at the end)
     checkpoint_every: int = 0  # save every N steps (0: only at the end)
     keep_checkpoints: int = 2  # older step_N folders are deleted
@@ -142,15 +144,15 @@ class Trainer:
     ):
         if len(dataset) == 0:
             raise ValueError("cannot train on an empty data set")
-        self.module = module.to(device)
         self.loss_fn, self.dataset, self.collate = loss_fn, dataset, collate
         self.cfg, self.run, self.model_config, self.eval_fn = cfg, run, model_config, eval_fn
         self.device = torch.device(device)
         self.rank, self.world_size = distributed.setup(self.device)
+        # ddp: rank 0's weights everywhere; fsdp: sharded across ranks. The optimizer comes after.
+        self.module = distributed.prepare(module.to(device), cfg.parallel)
         if cfg.batch_size % self.world_size:
             raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {self.world_size} processes")
-        distributed.broadcast_parameters(self.module)
-        self.optimizer = build_optimizer(module, cfg)
+        self.optimizer = build_optimizer(self.module, cfg)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg))
         self.step = 0
         self.saved_step = -1  # the same on every rank, unlike a look at the file system
@@ -180,7 +182,7 @@ class Trainer:
             return False
         load_weights(self.module, latest)
         state = load_trainer_state(latest)
-        self.optimizer.load_state_dict(state["optimizer"])
+        distributed.load_full_optimizer_state(self.module, self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = self.saved_step = int(state["step"])
         log.info("resumed %s at step %d", self.run.path, self.step)
@@ -188,16 +190,23 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         self.saved_step = self.step
+        # Gathering a sharded model and its optimizer state is a collective: every rank takes part.
+        sharded = distributed.is_sharded(self.module)
+        weights = distributed.full_state_dict(self.module) if sharded else None
+        optimizer_state = distributed.full_optimizer_state(self.module, self.optimizer)
         if not is_writer():
             distributed.barrier()  # wait for rank 0's checkpoint before going on
             return
 
         def write(directory):
-            save_weights(self.module, directory, self.model_config)
+            if weights is None:
+                save_weights(self.module, directory, self.model_config)
+            else:
+                save_state_dict(weights, directory, self.model_config)
             save_trainer_state(
                 directory,
                 {
-                    "optimizer": self.optimizer.state_dict(),
+                    "optimizer": optimizer_state,
                     "scheduler": self.scheduler.state_dict(),
                     "step": self.step,
                     "torch_rng": torch.get_rng_state(),
@@ -225,7 +234,7 @@ class Trainer:
         totals = distributed.average_metrics(totals)
         if self.cfg.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.grad_clip)
-            totals["grad_norm"] = float(norm)
+            totals["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # DTensor under FSDP
         totals["lr"] = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()

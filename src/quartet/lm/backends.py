@@ -14,11 +14,17 @@ def default_device() -> str:
     return str(local_device())
 
 
+def _holds_model(path: Path) -> bool:
+    return (path / "model.json").is_file() or (path / "config.json").is_file()
+
+
 def _resolve_run(path: Path) -> Path:
-    """A run directory stands for its latest checkpoint; a folder holding a saved model is that model,
-    even when it also keeps training checkpoints."""
-    if (path / "model.json").is_file() or (path / "config.json").is_file() or not (path / "checkpoints").is_dir():
+    """A folder holding a saved model is that model, even when it also keeps training checkpoints;
+    a run directory stands for its finished model (``model/``), else for its latest checkpoint."""
+    if _holds_model(path) or not (path / "checkpoints").is_dir():
         return path
+    if _holds_model(path / "model"):
+        return path / "model"
     from quartet.core.runs import RunDir
 
     latest = RunDir(path).latest_checkpoint()

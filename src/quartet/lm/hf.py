@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from quartet.core import distributed
 from quartet.lm import scoring
 from quartet.lm.generate import generate_ids
 from quartet.lm.protocol import Completion, HiddenTransform, SamplingParams
@@ -137,7 +138,13 @@ class HFCausalLM:
         return cls(model, tokenizer, device=device, batch_size=batch_size)
 
     def save(self, directory: str | Path) -> None:
-        self._model.save_pretrained(directory)
+        """``save_pretrained`` from rank 0; every rank calls it when the model is sharded (FSDP gathers)."""
+        state = None
+        if distributed.is_sharded(self._module):  # the trainer shards the wrapper: strip its prefix
+            state = {k.removeprefix("model."): v for k, v in distributed.full_state_dict(self._module).items()}
+        if not distributed.is_writer():
+            return
+        self._model.save_pretrained(directory, state_dict=state)
         self._tokenizer.hf.save_pretrained(directory)
 
     @property

@@ -133,8 +133,7 @@ def run_train(cfg: LMRunConfig, runs: Path | None = None) -> Path:
     lm = BuiltinLM.create(arch, tokenizer, seed=cfg.train.seed, device=device)
     log.info("model: %d parameters, vocabulary %d", lm.module.num_parameters(), tokenizer.vocab_size)
     metrics = train_lm(lm, [("", doc) for doc in docs], cfg.train, run, eval_pairs=[("", doc) for doc in held_out])
-    if distributed.is_writer():  # the weights file is not written through core.io's guarded helpers
-        lm.save(run.path / "model")
+    lm.save(run.path / "model")  # every rank: a sharded (FSDP) model is gathered first; rank 0 writes
     log.info("finished %s: %s", run.path, metrics)
     return run.path
 

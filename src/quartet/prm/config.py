@@ -80,6 +80,7 @@ class PRMConfig:
     good_token: str = "+"  # reward token of a right step; must be one token of the tokenizer
     bad_token: str = "-"  # reward token of a wrong step; must be one token of the tokenizer
     value_head: bool = False  # train a linear value head with BCE instead of the reward-token CE
+    trl_threshold: float = 0.5  # TRL's PRMTrainer casts labels to int: its export writes label >= this
     ns: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)  # best-of-N sizes
     seeds: tuple[int, ...] = (0, 1, 2)  # candidate-subsampling seeds
     n_boot: int = 1000  # bootstrap resamples for the 95% intervals

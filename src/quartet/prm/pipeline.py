@@ -191,7 +191,7 @@ def stage_label(cfg: PipelineConfig, run: RunDir) -> None:
         write_jsonl(run.path / "labels" / f"{name}.jsonl", records)
         if name != "orm":
             write_jsonl(run.path / "exports" / f"{name}.openrlhf.jsonl", to_openrlhf(records))
-            write_jsonl(run.path / "exports" / f"{name}.trl.jsonl", to_trl(records))
+            write_jsonl(run.path / "exports" / f"{name}.trl.jsonl", to_trl(records, cfg.prm.trl_threshold))
 
 
 ORM = "orm"

@@ -139,6 +139,6 @@ def run_demo(root: Path, config: RefusalConfig | Path | str | None = None) -> De
         this_run_found=findings(results), tables=[ap_table(results)],
         figures=[Figure("Risk (error rate among answered) against coverage, most confident answered first",
                         str(run / "artifacts" / "risk_coverage.png"))],
-        examples=_examples(run), run_dirs=[str(run)], seeds=[cfg.seed, *cfg.tune.seeds], seconds=round(spent, 1))
+        examples=_examples(run), run_dirs=[str(run)], seeds=sorted({cfg.seed, *cfg.tune.seeds}), seconds=round(spent, 1))
     section.save(root / "section.json")
     return section

@@ -44,8 +44,33 @@ def _relative(path: str | Path, start: Path) -> str:
     return os.path.relpath(Path(path).resolve(), start.resolve())
 
 
+def machine_summary() -> str:
+    """The machine a report was computed on, in one line (the numbers depend on it)."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    try:
+        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory = ""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}){memory}, {gpu}; torch {torch.__version__}"
+
+
+def _generated() -> str:
+    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine_summary()}"
+
+
 def render_markdown(outcomes: list[SystemOutcome], out_dir: Path) -> str:
-    parts = ["# quartet demo report", "", f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.", ""]
+    parts = ["# quartet demo report", "", f"Generated {_generated()}.", ""]
     for outcome in outcomes:
         section = outcome.section
         if section is None:
@@ -84,7 +109,7 @@ def render_html(outcomes: list[SystemOutcome], out_dir: Path) -> str:
     env.filters["embed"] = _embed_png
     env.filters["relative"] = lambda p: _relative(p, out_dir)
     return env.get_template("report.html").render(
-        outcomes=outcomes, status_line=_status_line, generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        outcomes=outcomes, status_line=_status_line, generated=_generated()
     )
 
 

@@ -9,6 +9,7 @@ interfaces and adapters live in ``quartet.web.<system>.models``.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,23 +48,40 @@ class Embedder(Protocol):
 class DetectorStance:
     """A ``quartet.infopattern.stance`` detector behind ``StanceModel``.
 
-    Evidence comes from the detector's ``evidence(messages)`` when it has one (the switch-
-    likelihood detector); other detectors give none.
+    The switch-likelihood detector (InfoPattern's own) is shown as its distribution over the five
+    stance bins (``bin_proba``) with evidence spans (``evidence``); any other detector as its
+    ``predict_proba`` over its classes, without evidence.
     """
 
     def __init__(self, detector: Any):
+        from quartet.infopattern.stance.switch_likelihood import BIN_NAMES
+
         self.detector = detector
-        self.bins = [str(c) for c in detector.classes_]
+        self.by_bins = callable(getattr(detector, "bin_proba", None))
+        self.bins = list(BIN_NAMES) if self.by_bins else [str(c) for c in detector.classes_]
 
     def analyze(self, texts: list[str], target: str | None) -> list[dict[str, Any]]:
         from quartet.infopattern.messages import Message
 
         messages = [Message(id=f"web-{i}", text=t, target=target or None) for i, t in enumerate(texts)]
-        proba = self.detector.predict_proba(messages)
+        proba = self.detector.bin_proba(messages) if self.by_bins else self.detector.predict_proba(messages)
         evidence_fn = getattr(self.detector, "evidence", None)
         spans = evidence_fn(messages) if callable(evidence_fn) else [[] for _ in texts]
         return [{"probs": [float(p) for p in row], "evidence": [list(map(int, s)) for s in sp]}
                 for row, sp in zip(proba, spans, strict=True)]
+
+
+def stance_candidates(runs: Path) -> list[Path]:
+    """Saved detectors under ``runs``, the switch-likelihood ones first (they give bins and evidence)."""
+    folders = sorted(p.parent for p in runs.glob("**/detector.json"))
+
+    def is_switch(folder: Path) -> bool:
+        try:
+            return json.loads((folder / "detector.json").read_text(encoding="utf-8")).get("kind") == "switch"
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    return sorted(folders, key=lambda folder: not is_switch(folder))
 
 
 @dataclass
@@ -203,7 +221,8 @@ def load_run_models(services: Services, runs: Path | None, picks: dict[str, Path
 
 def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = None,
                   switch_dir: Path | None = None, picks: dict[str, Path | None] | None = None) -> Services:
-    """Load what the run folder holds: graphs, the first saved stance detector (or ``stance_dir``),
+    """Load what the run folder holds: graphs, the first saved stance detector (a switch-likelihood
+    one when there is one; or ``stance_dir``),
     the first saved LM-Switch with its base LM for red teaming (or ``switch_dir``), and the
     PRM / refusal / denoise models (``load_run_models``; ``picks`` names run folders)."""
     services = Services(data_dir=data_dir)
@@ -211,7 +230,7 @@ def load_services(runs: Path | None, data_dir: Path, stance_dir: Path | None = N
     if runs is None or not runs.is_dir():
         return services
     load_graphs(runs, services.graphs)
-    candidates = [stance_dir] if stance_dir else sorted(p.parent for p in runs.glob("**/detector.json"))
+    candidates = [stance_dir] if stance_dir else stance_candidates(runs)
     for directory in candidates:
         try:
             from quartet.infopattern.stance import load_detector

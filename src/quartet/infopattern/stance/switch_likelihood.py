@@ -255,6 +255,12 @@ class SwitchLikelihoodStance:
                 "evidence": [{**asdict(sp), "char_start": at[0] if at else None, "char_end": at[1] if at else None}
                              for sp, at in zip(spans, offsets, strict=True)]}
 
+    def evidence(self, messages: Sequence[Message]) -> list[list[tuple[int, int]]]:
+        """Each message's evidence spans (``explain``) as ``(start, end)`` character offsets into its
+        text; a decoded piece that cannot be found in the text is left out."""
+        return [[(span["char_start"], span["char_end"]) for span in self.explain(m)["evidence"]
+                 if span["char_start"] is not None] for m in messages]
+
     def save(self, directory: Path | str) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
