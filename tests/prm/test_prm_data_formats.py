@@ -143,3 +143,6 @@ def test_processbench_harness_on_the_real_files(tmp_path):
         got = result["subsets"][subset]
         assert got["n"] == 6 and got["correct_acc"] == 0.0 and got["error_acc"] == expect, subset
     assert json.loads((tmp_path / "pb.json").read_text())["average_f1"] == result["average_f1"] == 0.0
+    table = (tmp_path / "pb.md").read_text().splitlines()
+    assert table[0] == "| subset | n | error acc | correct acc | F1 |" and len(table) == 2 + len(SUBSETS) + 1 + 2
+    assert "First 6 items of each subset only" in table[-1]

@@ -128,7 +128,8 @@ def ensure_switch(run: RunDir, cfg: InfoPatternConfig, dataset: str, lm: Languag
     log.info("%s switch trained: %s", dataset, metrics)
     switch.save(path, {"template": sc.template, "reply_template": sc.reply_template, "label_field": sc.label_field,
                        "value_map": value_map, "peer_fraction": sc.peer_fraction,
-                       "base_model": str(lm_path(run, cfg, dataset))})
+                       # absolute, as for the switch detector: a server started elsewhere finds it
+                       "base_model": str(lm_path(run, cfg, dataset).resolve())})
     return switch
 
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from quartet.core.io import atomic_write_json
+from quartet.core.io import atomic_write_json, atomic_write_text
 from quartet.lm.protocol import LanguageModel
 from quartet.prm.config import PromptConfig
 from quartet.prm.data import ProcessBenchItem, load_processbench
@@ -61,10 +61,35 @@ def evaluate_items(prm: LanguageModel | Scorer, items: Sequence[ProcessBenchItem
     return processbench_f1([i.label for i in items], predictions)
 
 
+def processbench_markdown(result: dict) -> str:
+    """The table ProcessBench papers print: per subset the two accuracies and F1, then the average.
+
+    >>> r = {"threshold": 0.5, "limit": None, "average_f1": 0.5,
+    ...      "subsets": {"gsm8k": {"error_acc": 0.5, "correct_acc": 0.5, "f1": 0.5, "n": 4}}}
+    >>> print(processbench_markdown(r))
+    | subset | n | error acc | correct acc | F1 |
+    |---|---|---|---|---|
+    | gsm8k | 4 | 50.0 | 50.0 | 50.0 |
+    | average | | | | 50.0 |
+    <BLANKLINE>
+    Earliest error = first step with P(+) < 0.5.
+    """
+    rows = ["| subset | n | error acc | correct acc | F1 |", "|---|---|---|---|---|"]
+    for name, v in result["subsets"].items():
+        rows.append(f"| {name} | {v['n']} | {100 * v['error_acc']:.1f} | {100 * v['correct_acc']:.1f} "
+                    f"| {100 * v['f1']:.1f} |")
+    rows.append(f"| average | | | | {100 * result['average_f1']:.1f} |")
+    note = f"Earliest error = first step with P(+) < {result['threshold']}."
+    if result.get("limit"):
+        note += f" First {result['limit']} items of each subset only: a quick look, not the benchmark's number."
+    return "\n".join(rows) + "\n\n" + note
+
+
 def run_processbench(prm: LanguageModel | Scorer, data_dir: Path | str, out_path: Path | str,
                      subsets: Sequence[str] = SUBSETS, threshold: float = 0.5, limit: int | None = None,
                      prompt: PromptConfig | None = None, settings: dict | None = None) -> dict:
-    """Evaluate ``prm`` on every subset file ``<data_dir>/<subset>.json``; writes ``out_path`` (JSON).
+    """Evaluate ``prm`` on every subset file ``<data_dir>/<subset>.json``; writes ``out_path`` (JSON)
+    and the same table as Markdown beside it (``.md``).
     ``limit`` keeps the first items of each subset (a quick look, not the benchmark's number);
     ``settings`` (what was scored, and how) are written into the JSON as they are."""
     result: dict = {"threshold": threshold, "limit": limit, **(settings or {}), "subsets": {}}
@@ -79,4 +104,5 @@ def run_processbench(prm: LanguageModel | Scorer, data_dir: Path | str, out_path
     f1s = [v["f1"] for v in result["subsets"].values()]
     result["average_f1"] = sum(f1s) / len(f1s) if f1s else 0.0
     atomic_write_json(Path(out_path), result)
+    atomic_write_text(Path(out_path).with_suffix(".md"), processbench_markdown(result) + "\n")
     return result

@@ -181,10 +181,11 @@ def get_graphs(request: Request) -> GraphStore:
 
 
 def load_graphs(runs: Path, store: GraphStore) -> None:
-    """Every ``artifacts/graph*.json`` claim graph under ``runs``; ids are their relative paths."""
+    """Every claim graph under ``runs`` (a ``graph*.json`` holding nodes and links: a run's
+    ``artifacts/graph.json``, or the demo's ``infopattern/graph/graph.json``); ids are their relative paths."""
     import json
 
-    for path in sorted(runs.glob("**/artifacts/graph*.json")):
+    for path in sorted(runs.glob("**/graph*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -192,8 +193,8 @@ def load_graphs(runs: Path, store: GraphStore) -> None:
             continue
         if isinstance(data, dict) and "nodes" in data and "links" in data:
             rel = path.relative_to(runs).with_suffix("").as_posix()
-            run_name = path.parent.parent.name  # <run>/artifacts/graph*.json
-            store.add(rel.replace("/artifacts/", "/").replace("/", "."), data, f"{run_name}: {path.stem}")
+            run_dir = path.parent.parent if path.parent.name == "artifacts" else path.parent
+            store.add(rel.replace("/artifacts/", "/").replace("/", "."), data, f"{run_dir.name}: {path.stem}")
 
 
 def load_run_models(services: Services, runs: Path | None, picks: dict[str, Path | None]) -> None:
