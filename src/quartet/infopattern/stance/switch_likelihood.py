@@ -124,6 +124,27 @@ def char_offsets(text: str, pieces: Sequence[str]) -> list[tuple[int, int] | Non
     return out
 
 
+def whole_words(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Character spans widened to the words they touch (a subword token marks its whole word for
+    a reader), overlapping ones merged, in text order.
+
+    >>> text = "We should ban gambling now"
+    >>> [text[a:b] for a, b in whole_words(text, [(10, 15), (17, 22)])]
+    ['ban gambling']
+    """
+    widened = []
+    for start, end in sorted(spans):
+        while start > 0 and text[start - 1].isalnum():
+            start -= 1
+        while end < len(text) and text[end].isalnum():
+            end += 1
+        if widened and start <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], max(end, widened[-1][1]))
+        else:
+            widened.append((start, end))
+    return widened
+
+
 def fit_linear_head(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float) -> nn.Linear:
     """Class-balanced multinomial logistic regression by full-batch L-BFGS."""
     head = nn.Linear(x.shape[1], n_classes)
@@ -257,9 +278,9 @@ class SwitchLikelihoodStance:
 
     def evidence(self, messages: Sequence[Message]) -> list[list[tuple[int, int]]]:
         """Each message's evidence spans (``explain``) as ``(start, end)`` character offsets into its
-        text; a decoded piece that cannot be found in the text is left out."""
-        return [[(span["char_start"], span["char_end"]) for span in self.explain(m)["evidence"]
-                 if span["char_start"] is not None] for m in messages]
+        text, widened to whole words; a decoded piece that cannot be found in the text is left out."""
+        return [whole_words(m.text, [(span["char_start"], span["char_end"]) for span in self.explain(m)["evidence"]
+                                     if span["char_start"] is not None]) for m in messages]
 
     def save(self, directory: Path | str) -> None:
         directory = Path(directory)
