@@ -45,10 +45,10 @@ def main() -> None:
     parser.add_argument("--memory", type=int, nargs=2, default=(3000, 4000), metavar=("H", "W"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tile", type=int, default=512, help="tile side (the quartet denoise run default)")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--quick", action="store_true", help="small sizes and tiles (several per image), for a smoke test")
     args = parser.parse_args()
     if args.quick:
-        args.size, args.memory, args.repeats = 64, (300, 400), 1
+        args.size, args.memory, args.repeats, args.tile = 64, (300, 400), 1, 128
     base = load_config(DenoiseConfig, args.config).model
     kinds = ("none", "ca", "spa1", "spa2", "spa3", "spa_bands3")
     speeds = attention_speeds(base, kinds, args.size, args.size, args.repeats)

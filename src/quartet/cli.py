@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from quartet.core.logging import setup_logging
@@ -62,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.error(f"`quartet {args.system}` is not built yet")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Under torchrun every rank runs this verb: join the group before the first stage, so
+        # that each stage's end is a barrier (RunDir.mark_stage_done) and the files rank 0
+        # wrote exist before any rank reads them.
+        from quartet.core import distributed
+
+        distributed.setup()
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

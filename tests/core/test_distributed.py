@@ -149,6 +149,29 @@ def test_lm_cli_with_fsdp_matches_ddp_saves_whole_weights_and_resumes_after_a_ki
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
 
 
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "checkpoints" not in p.parts)
+
+
+@pytest.mark.skipif(not TORCHRUN.is_file(), reason="torchrun is not installed next to this Python")
+@pytest.mark.parametrize("system", ["prm", "refusal"])
+def test_a_whole_pipeline_runs_under_torchrun_in_one_shared_runs_folder(system, tmp_path):
+    """Every stage of a pipeline on 2 processes that share the runs folder, as on one machine or a
+    shared file system: each stage ends at a barrier, so a rank reads only files rank 0 finished,
+    and the run holds the same files as a 1-process run (its SFT/PRM/tuning steps ran data-parallel)."""
+    config = str(REPO / "configs" / system / "test.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, "-m", "quartet.cli", system, "pipeline", "--config", config],
+                   env={**env, "QUARTET_RUNS": str(one)}, check=True, capture_output=True)
+    done = subprocess.run([str(TORCHRUN), "--nproc-per-node", "2", "--master-port", str(free_port()), "-m",
+                           "quartet.cli", system, "pipeline", "--config", config],
+                          env={**env, "QUARTET_RUNS": str(two)}, capture_output=True, text=True,
+                          timeout=600)  # a rank left waiting in a collective must fail the test, not hang it
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _files(two) == _files(one)
+
+
 # --- devices and rank-0 writes ---------------------------------------------------------------
 
 

@@ -50,11 +50,31 @@ def test_camera_like_is_signal_dependent_and_8bit():
     assert nd.min() >= 0 and nb.max() <= 1
 
 
+def _block_edge_ratio(x: torch.Tensor) -> tuple[float, float]:
+    """Mean |step| between pixels across 8x8 block edges over the mean step inside blocks, per axis."""
+    ratios = []
+    for dim in (-1, -2):
+        steps = x.diff(dim=dim).abs().transpose(dim, -1).mean(dim=(0, 1))  # (size - 1,) per position
+        at_edge = torch.arange(steps.numel()) % 8 == 7  # the step from column/row 8k+7 to 8k+8
+        ratios.append(float(steps[at_edge].mean() / steps[~at_edge].mean()))
+    return ratios[0], ratios[1]
+
+
 def test_jpeg_option_changes_output_and_keeps_shape():
-    g = torch.Generator().manual_seed(3)
-    clean = torch.rand(3, 32, 32)
-    out = camera_like(clean, CameraNoise(jpeg_quality=(30, 30)), g)
+    # a smooth image (ramps, no clipping): where JPEG's 8x8 blocking shows, as in real photos' skies
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    clean = torch.stack([0.2 + 0.6 * xx, 0.3 + 0.4 * yy, 0.5 + 0.3 * xx * yy])  # (3, 64, 64)
+    shot, read = (2e-3, 2e-3), (5e-3, 5e-3)
+    plain = camera_like(clean, CameraNoise(shot=shot, read=read), torch.Generator().manual_seed(3))
+    out = camera_like(clean, CameraNoise(shot=shot, read=read, jpeg_quality=(30, 30)), torch.Generator().manual_seed(3))
     assert out.shape == clean.shape
+    # same seed, same sensor noise: the JPEG option only compresses it (quality drawn after the noise)
+    assert torch.equal(out, jpeg(plain, 30))
+    assert 1 / 255 < float((out - plain).abs().mean()) < 15 / 255  # a visible but plausible change
+    assert out.min() >= 0 and out.max() <= 1
+    # JPEG's blocking: steps across 8x8 block edges are larger than inside blocks; without JPEG they are not
+    assert min(_block_edge_ratio(out)) > 1.5
+    assert max(_block_edge_ratio(plain)) < 1.15
     grey = jpeg(torch.rand(1, 16, 16), 50)
     assert grey.shape == (1, 16, 16)
 

@@ -99,3 +99,20 @@ def test_tile_starts_and_bad_overlap():
     assert tile_starts(100, 40, 10) == [0, 30, 60]
     with pytest.raises(ValueError, match="larger than overlap"):
         tile_starts(100, 8, 8)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_network_never_sees_more_than_one_tile(exact):
+    # memory stays bounded because the network only ever gets one tile (its margin included),
+    # however large the image: record every input the model is called on
+    torch.manual_seed(0)
+    net = build_denoiser(DenoiserConfig(width=8, blocks=1, attention="spa", levels=2, reduction=2))
+    shapes = []
+    net.register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape)))
+    image = np.random.default_rng(0).uniform(size=(90, 300, 3)).astype(np.float32)
+    tile = 64
+    out = tiled_denoise(net, image, tile=tile, overlap=16, exact=exact)
+    assert out.shape == image.shape
+    assert len(shapes) >= 2 * 5  # several tiles high and wide (exact: a statistics pass and the final pass)
+    assert max(s[-2] for s in shapes) <= tile and max(s[-1] for s in shapes) <= tile
+    assert all(s[:2] == (1, 3) for s in shapes)  # one tile at a time, never a batch of them

@@ -14,3 +14,14 @@ def toy_messages(n_per_side: int = 12) -> list[Message]:
         out.append(Message(id=f"p{i}", text=pro[i % 3], stance="pro", community="pro", target="cats"))
         out.append(Message(id=f"c{i}", text=con[i % 3], stance="con", community="con", target="cats"))
     return out
+
+
+def recording_generate(lm, seen: list[str]):
+    """``lm.generate`` that also appends every prompt it is given to ``seen`` (to check what the model saw)."""
+    real = lm.generate
+
+    def recording(prompts, params, n=1):
+        seen.extend(prompts)
+        return real(prompts, params, n=n)
+
+    return recording

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ip_helpers import recording_generate
 
 from quartet.cli import build_parser, main
 
@@ -79,3 +80,32 @@ def test_pipeline_verb_resumes_and_rejects_a_changed_config(runs, capsys):
     assert "flip rate" in capsys.readouterr().out
     assert main(["infopattern", "pipeline", "--config", CONFIG, "--runs", str(runs), "switch.rank=2"]) == 2
     assert "different config" in capsys.readouterr().err
+
+
+def test_redteam_from_a_topic_alone(trained_switch, monkeypatch, capsys):
+    """``--target`` without ``--text``: new messages on the topic, after the topic prompt the LM and the switch
+    were trained with, written as the community ``--opposite`` names; neither flag is a clear error."""
+    import quartet.lm.backends
+
+    root, lm, _ = trained_switch
+    prompts: list[str] = []
+    monkeypatch.setattr(lm, "generate", recording_generate(lm, prompts))
+    monkeypatch.setattr(quartet.lm.backends, "load_lm", lambda path, **kw: lm)
+    base = ["infopattern", "redteam", "--lm", str(root / "model"), "--switch", str(root / "switch"), "--k", "2",
+            "--max-new-tokens", "6"]
+    for side, sign in (("con", "-"), ("pro", "+")):
+        assert main([*base, "--target", "cats", "--opposite", side]) == 0
+        lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("(s=")]
+        assert len(lines) == 2 and all(x.startswith(f"(s={sign}1,") for x in lines)
+    assert prompts == ["topic : cats . message :"] * 2
+    assert main([*base, "--target", "cats", "--s", "-2"]) == 0
+    assert capsys.readouterr().out.startswith("(s=-2,")
+
+    assert main([*base, "--target", "cats"]) == 2
+    assert "a topic alone has no side to oppose" in capsys.readouterr().err
+    assert main([*base, "--target", "cats", "--opposite", "comment"]) == 2
+    assert "not a favor- or against-like label" in capsys.readouterr().err
+    assert main([*base, "--target", " ", "--opposite", "con"]) == 2
+    assert "--target is empty" in capsys.readouterr().err
+    assert main(base) == 2
+    assert "give --text MESSAGE and/or --target TOPIC" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from ip_helpers import toy_messages
+from ip_helpers import recording_generate, toy_messages
 
 from quartet.infopattern.messages import Message
 from quartet.infopattern.redteam import (
@@ -124,19 +124,30 @@ def test_chat_endpoint_persona_and_retries():
         ChatEndpoint("http://127.0.0.1:9", "m", timeout=1).respond(source, "con", 1, SamplingParams())
 
 
+def test_chat_endpoint_writes_from_a_topic_alone():
+    _FakeChat.seen.clear()
+    server = HTTPServer(("127.0.0.1", 0), _FakeChat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = ChatEndpoint(f"http://127.0.0.1:{server.server_port}/v1", "m", timeout=5)
+        out = endpoint.respond(Message(id="t", text="", target="gambling"), "con", 1, SamplingParams())
+    finally:
+        server.shutdown()
+    assert [r.text for r in out] == ["reply 1"] and out[0].target == "gambling"
+    system, user = _FakeChat.seen[0]["body"]["messages"]
+    assert "new post" in system["content"] and "con" in system["content"] and user["content"] == "gambling"
+    with pytest.raises(ValueError, match="neither text nor a target"):
+        endpoint.respond(Message(id="x", text=" "), "con", 1, SamplingParams())
+
+
 def test_responses_answer_the_source_message(trained_switch):
     """The LM is prompted with the source text (the reply template), and the text changes what it writes."""
     from quartet.infopattern.redteam import reply_prompt
 
     _, lm, sw = trained_switch
     seen: list[str] = []
-    real = lm.generate
-
-    def recording(prompts, params, n=1):
-        seen.extend(prompts)
-        return real(prompts, params, n=n)
-
-    lm.generate = recording
+    lm.generate = recording_generate(lm, seen)
     try:
         love = Message(id="a", text="i love cats they are great", target="cats", stance="pro")
         hate = Message(id="b", text="i hate cats they are bad", target="cats", stance="pro")

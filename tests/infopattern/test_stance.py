@@ -69,6 +69,53 @@ def test_encoder_target_aware_fit_save_load(tmp_path):
     assert meta["kind"] == "encoder" and meta["learned"]["classes_"] == ["con", "pro"]
 
 
+def _gold_nll(detector, messages) -> float:
+    proba = detector.predict_proba(messages)
+    gold = [detector.classes_.index(m.stance) for m in messages]
+    return float(-np.log(proba[np.arange(len(gold)), gold]).mean())
+
+
+def test_encoder_finetuning_trains_the_encoder_and_round_trips(tmp_path):
+    """One epoch of fine-tuning (three AdamW steps of two messages) moves the encoder and the head,
+    lowers the training loss of the head-only fit it starts from, and saves as safetensors only."""
+    train = toy_messages(3)
+    kwargs = {"max_seq_length": 16, "batch_size": 4, "finetune_batch_size": 2}
+    before = EncoderStance(**kwargs).fit(train)  # the same head fit that fine-tuning starts from
+    det = EncoderStance(finetune_epochs=1, **kwargs).fit(train)
+    assert det.finetuned_ and not det.encoder.training
+    old, new = before.encoder.state_dict(), det.encoder.state_dict()
+    unchanged = [k for k in old if torch.equal(old[k], new[k])]
+    # mean pooling never reads BERT's pooler, so it alone gets no gradient
+    assert unchanged and all(".pooler." in k for k in unchanged)
+    assert not torch.equal(before.head_.weight, det.head_.weight)
+    assert _gold_nll(det, train) < _gold_nll(before, train)
+    assert det.predict(train) == before.predict(train) == [m.stance for m in train]
+
+    det.save(tmp_path / "e")
+    assert (tmp_path / "e" / "encoder" / "model.safetensors").is_file()
+    assert not [p for p in (tmp_path / "e").rglob("*") if p.suffix in (".pkl", ".bin", ".pt", ".pth")]
+    again = load_detector(tmp_path / "e")
+    assert again.finetuned_ and again.finetune_batch_size == 2
+    assert np.allclose(again.predict_proba(train), det.predict_proba(train), atol=1e-5)
+
+
+def test_tfidf_linear_svm(tmp_path):
+    """The SVM's scores go through a softmax: rows sum to 1, their argmax is ``predict`` (documented
+    as scores, not calibrated probabilities), and a saved SVM gives back the same scores."""
+    train, test = toy_messages(12), toy_messages(3)
+    det = TfidfStance(model="svm").fit(train)
+    assert det.classes_ == ["con", "pro"] and det.coef_.shape[0] == 2
+    proba = det.predict_proba(test)
+    assert proba.shape == (len(test), 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert det.predict(test) == [det.classes_[i] for i in proba.argmax(axis=1)] == [m.stance for m in test]
+    det.save(tmp_path / "svm")
+    again = load_detector(tmp_path / "svm")
+    assert isinstance(again, TfidfStance) and again.model == "svm"
+    assert np.array_equal(again.coef_, det.coef_)
+    assert np.allclose(again.decision_function(test), det.decision_function(test), atol=1e-6)
+    assert again.predict(test) == det.predict(test)
+
+
 def test_metrics_three_classes_and_errors():
     m = stance_metrics(["favor", "against", "neutral", "favor"], ["favor", "neutral", "neutral", "against"],
                        ["against", "favor", "neutral"])

@@ -11,6 +11,7 @@ from quartet.refusal.metrics import (
     auroc,
     average_precision,
     expected_calibration_error,
+    mean_risk_at_coverage,
     rate,
     risk_coverage,
 )
@@ -51,6 +52,18 @@ def test_risk_coverage_order_and_values():
     cov, risk = risk_coverage([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.7])
     np.testing.assert_allclose(cov, [0.25, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(risk, [0.0, 0.0, 1 / 3, 0.5])
+
+
+def test_mean_risk_at_coverage_hand_computed():
+    # run A, 10 questions ranked w w r r r r r r r r: risk after k answered 1, 1, 2/3, 1/2, ..., 2/10
+    a = ([0, 0] + [1] * 8, [1 - i / 10 for i in range(10)])
+    # run B, 4 questions ranked r w r w (the confidences in another order): risk 0, 1/2, 1/3, 1/2
+    b = ([1, 0, 0, 1], [0.9, 0.8, 0.1, 0.7])
+    grid = [0.01, 0.1 * 3, 0.5, 1.0]  # 0.1 * 3 is 0.30000000000000004
+    # A answers 1, 3 (not 4, the ceiling of 3.0000000000000004), 5, 10; B answers 1, 2, 2, 4
+    expected = [(1 + 0) / 2, (2 / 3 + 1 / 2) / 2, (2 / 5 + 1 / 2) / 2, (2 / 10 + 1 / 2) / 2]
+    np.testing.assert_allclose(mean_risk_at_coverage([a, b], grid), expected)
+    np.testing.assert_allclose(mean_risk_at_coverage([b], grid), [0, 1 / 2, 1 / 2, 1 / 2])
 
 
 def test_metric_input_errors():

@@ -4,6 +4,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from quartet.core.config import load_config
@@ -12,7 +13,14 @@ from quartet.core.runs import RunDir
 from quartet.refusal.config import RefusalConfig
 from quartet.refusal.data import QAItem
 from quartet.refusal.probe import probe_recovery
-from quartet.refusal.report import _aggregate, collect, markdown
+from quartet.refusal.report import (
+    ENTROPY,
+    _aggregate,
+    collect,
+    markdown,
+    plot_risk_coverage,
+    risk_coverage_curves,
+)
 
 TEST_CFG = Path(__file__).resolve().parents[2] / "configs/refusal/test.yaml"
 
@@ -55,25 +63,33 @@ def _rec(i, correct, conf, sure, refusal=False, answerable=True):
             "refusal": refusal, "answerable": answerable}
 
 
+# (method, seed) -> test_id records, unanswerable records; Vanilla's are R-Tuning's
+EVALS = {
+    ("rtuning", 0): ([_rec(0, True, 0.9, 0.8), _rec(1, False, 0.2, 0.3), _rec(2, True, 0.6, 0.4),
+                      _rec(3, False, 0.5, 0.9)],
+                     [_rec(9, False, 0.5, 0.2, answerable=False), _rec(8, False, 0.5, 0.7, answerable=False)]),
+    ("rtuning", 1): ([_rec(0, True, 0.9, 0.8), _rec(1, True, 0.2, 0.6), _rec(2, True, 0.6, 0.7),
+                      _rec(3, False, 0.5, 0.9)],
+                     [_rec(9, False, 0.5, 0.2, answerable=False), _rec(8, False, 0.5, 0.1, True, False)]),
+}
+EVALS[("vanilla", 0)] = EVALS[("rtuning", 0)]
+EVALS[("vanilla", 1)] = EVALS[("rtuning", 1)]
+
+
+def _fake_run(tmp_path, sets):
+    """A run directory holding only data/sets.json and the EVALS records of each (method, seed)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/sets.json").write_text(json.dumps(sets))
+    for (method, seed), (id_recs, un_recs) in EVALS.items():
+        write_jsonl(tmp_path / f"eval/{method}/s{seed}/test_id.jsonl", id_recs)
+        write_jsonl(tmp_path / f"eval/{method}/s{seed}/unanswerable.jsonl", un_recs)
+    return RunDir(tmp_path)
+
+
 def test_collect_and_table_over_two_seeds(tmp_path):
     cfg = load_config(RefusalConfig, TEST_CFG, ["tune.methods=[vanilla, rtuning]", "tune.seeds=[0, 1]",
                                                 "eval.entropy_baseline=false"])
-    run = RunDir(tmp_path)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/sets.json").write_text(json.dumps({"test_id": "id", "unanswerable": "unanswerable"}))
-    evals = {  # (method, seed) -> test_id records, unanswerable records
-        ("rtuning", 0): ([_rec(0, True, 0.9, 0.8), _rec(1, False, 0.2, 0.3), _rec(2, True, 0.6, 0.4),
-                          _rec(3, False, 0.5, 0.9)],
-                         [_rec(9, False, 0.5, 0.2, answerable=False), _rec(8, False, 0.5, 0.7, answerable=False)]),
-        ("rtuning", 1): ([_rec(0, True, 0.9, 0.8), _rec(1, True, 0.2, 0.6), _rec(2, True, 0.6, 0.7),
-                          _rec(3, False, 0.5, 0.9)],
-                         [_rec(9, False, 0.5, 0.2, answerable=False), _rec(8, False, 0.5, 0.1, True, False)]),
-    }
-    evals[("vanilla", 0)] = evals[("rtuning", 0)]
-    evals[("vanilla", 1)] = evals[("rtuning", 1)]
-    for (method, seed), (id_recs, un_recs) in evals.items():
-        write_jsonl(tmp_path / f"eval/{method}/s{seed}/test_id.jsonl", id_recs)
-        write_jsonl(tmp_path / f"eval/{method}/s{seed}/unanswerable.jsonl", un_recs)
+    run = _fake_run(tmp_path, {"test_id": "id", "unanswerable": "unanswerable"})
     results = collect(cfg, run)
     rt = results["methods"]["rtuning"]["test_id"]
     # accuracy 2/4 and 3/4 -> mean 0.625, std 0.125; answered (P(sure) > 0.5) 2/4 and 4/4 -> 0.75 ± 0.25
@@ -97,3 +113,32 @@ def test_collect_and_table_over_two_seeds(tmp_path):
     assert "| Vanilla | 0.750 ± 0.250 | 0.250 ± 0.250 |" in table
     assert "- AP mean: AP of the mean of answer confidence and P(sure)" in table
     assert "P(sure) > 0.5, the same rule for every method" in table
+
+
+def test_risk_coverage_curves_average_the_seeds_hand_computed(tmp_path):
+    cfg = load_config(RefusalConfig, TEST_CFG, ["tune.methods=[vanilla, rtuning]", "tune.seeds=[0, 1]",
+                                                "eval.entropy_baseline=true", "probe.k=4"])
+    run = _fake_run(tmp_path, {"test_id": "id", "test_ood": "ood", "unanswerable": "unanswerable"})
+    for method, seed in EVALS:  # test_ood: every answer wrong, so it gets no panel
+        write_jsonl(tmp_path / f"eval/{method}/s{seed}/test_ood.jsonl", [_rec(0, False, 0.9, 0.9)])
+    # K = 4 samples: 1 - H / ln 4 is 1 (one answer), 0.5 (two, evenly), 0 (four); seed 0 lacks q3
+    write_jsonl(tmp_path / "eval/entropy/s0/test_id.jsonl", [
+        {"id": "q0", "samples": ["a"] * 4}, {"id": "q1", "samples": list("abcd")},
+        {"id": "q2", "samples": list("aabb")}])
+    write_jsonl(tmp_path / "eval/entropy/s1/test_id.jsonl", [
+        {"id": "q0", "samples": ["a"] * 4}, {"id": "q1", "samples": list("aabb")},
+        {"id": "q2", "samples": list("aaab")}, {"id": "q3", "samples": list("abcd")}])
+    curves = risk_coverage_curves(cfg, run, {"test_id": "id", "test_ood": "ood", "unanswerable": "unanswerable"},
+                                  np.array([0.5, 1.0]))
+    assert list(curves) == ["test_id"] and list(curves["test_id"]) == ["vanilla", "rtuning", ENTROPY]
+    got = {m: risk.tolist() for m, risk in curves["test_id"].items()}
+    # R-Tuning (mean of conf and P(sure)): seed 0 ranks q0 q3 q2 q1 (right, wrong, right, wrong): risk at
+    # 2 and 4 answered 1/2, 1/2; seed 1 ranks q0 q3 q2 q1 (r, w, r, r): 1/2, 1/4
+    assert got["rtuning"] == pytest.approx([0.5, 0.375])
+    # Vanilla (answer confidence): seed 0 q0 q2 q3 q1 (r, r, w, w): 0, 1/2; seed 1 (r, r, w, r): 0, 1/4
+    assert got["vanilla"] == pytest.approx([0.0, 0.375])
+    # entropy: seed 0 has 3 ranked, q0 (1) q2 (0.5) q1 (0): 2 answered at 0.5 -> 0, all -> 1/3;
+    # seed 1: q0 (1), q2 (0.59), q1 (0.5), q3 (0): r, r, r, w -> 0, 1/4
+    assert got[ENTROPY] == pytest.approx([0.0, (1 / 3 + 1 / 4) / 2])
+    plot_risk_coverage(curves, np.array([0.5, 1.0]), {"test_id": "id"}, [0, 1], tmp_path / "rc.png")
+    assert (tmp_path / "rc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -21,13 +21,10 @@ from typing import Any
 import torch
 import yaml
 
+from quartet.core import distributed
 from quartet.core.config import ConfigError, save_config, to_dict
+from quartet.core.distributed import is_writer
 from quartet.core.io import atomic_write_json
-
-
-def is_writer() -> bool:
-    """True in a single process, and on global rank 0 of a distributed job."""
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def runs_root() -> Path:
@@ -104,11 +101,18 @@ class RunDir:
         return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
 
     def stage_done(self, stage: str) -> bool:
+        """Whether an earlier run finished ``stage``. Under torchrun every rank asks at the same
+        point (a barrier first): a rank that started late must not see the marker rank 0 has just
+        written for this very stage, skip it and leave the others waiting in its collectives."""
+        distributed.barrier()
         return (self.path / "stages" / f"{stage}.done").exists()
 
     def mark_stage_done(self, stage: str, info: dict[str, Any] | None = None) -> None:
+        """Rank 0 writes the marker; under torchrun every rank then waits for the others, so a
+        later stage on any rank reads the files this stage wrote (every rank calls this)."""
         if is_writer():
             atomic_write_json(self.path / "stages" / f"{stage}.done", info or {})
+        distributed.barrier()
 
 
 def open_run(path: Path | str, config: Any) -> RunDir:

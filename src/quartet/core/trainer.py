@@ -34,8 +34,9 @@ from quartet.core.checkpoint import (
     save_weights,
     write_checkpoint,
 )
+from quartet.core.distributed import is_writer
 from quartet.core.progress import progress_bar
-from quartet.core.runs import RunDir, is_writer
+from quartet.core.runs import RunDir
 
 log = logging.getLogger(__name__)
 

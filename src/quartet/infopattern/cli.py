@@ -86,8 +86,30 @@ def _switch_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _redteam(args: argparse.Namespace) -> int:
+def _write_value(args: argparse.Namespace) -> float:
+    """The switch value to write with: ``--s``, else the value of ``--opposite`` (the community to write as),
+    else the opposite of the source's ``--side``; a topic alone has no source side to oppose."""
+    from quartet.infopattern.messages import stance_value
+
+    if args.s is not None:
+        return args.s
+    if args.opposite:
+        if stance_value(args.opposite) == 0:
+            raise ValueError(f"--opposite {args.opposite!r} is not a favor- or against-like label; give --s VALUE")
+        return stance_value(args.opposite)
     if args.text is None:
+        raise ValueError("a topic alone has no side to oppose: give --opposite NAME (the community to write as) "
+                         "or --s VALUE")
+    if stance_value(args.side) == 0:
+        raise ValueError(f"--side {args.side!r} has no opposite; give --s VALUE")
+    return -stance_value(args.side)
+
+
+def _redteam(args: argparse.Namespace) -> int:
+    if args.text is None and args.target is None:
+        if args.lm or args.switch or args.endpoint:
+            raise ValueError("give --text MESSAGE and/or --target TOPIC to red-team (or neither, without "
+                             "--lm/--switch/--endpoint, to run the evaluation of --config)")
         from quartet.infopattern.pipeline import run_redteam
 
         path = run_redteam(_cfg(args), args.runs)
@@ -98,9 +120,12 @@ def _redteam(args: argparse.Namespace) -> int:
     from quartet.infopattern.redteam import ChatEndpoint, generate_responses
     from quartet.lm.protocol import SamplingParams
 
-    if not args.text.strip():
+    if args.text is not None and not args.text.strip():
         raise ValueError("--text is empty")
-    source = Message(id="input", text=args.text, target=args.target, stance=args.side, community=args.side)
+    if args.text is None and not args.target.strip():
+        raise ValueError("--target is empty")
+    # No --text: a source with no text stands for its topic, and the responses are new messages on it.
+    source = Message(id="input", text=args.text or "", target=args.target, stance=args.side, community=args.side)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                             seed=args.seed)
     lm = switch = None
@@ -126,11 +151,8 @@ def _redteam(args: argparse.Namespace) -> int:
     else:
         if switch is None:
             raise ValueError("give --lm and --switch (or --endpoint)")
-        if args.s is None and stance_value(args.side) == 0:
-            raise ValueError(f"--side {args.side!r} has no opposite; give --s VALUE")
-        value = args.s if args.s is not None else -stance_value(args.side)
-        responses = generate_responses(lm, switch, [source], [value], args.k, params, template, with_evidence=True,
-                                       reply_template=reply_template, dim=args.dim)[0]
+        responses = generate_responses(lm, switch, [source], [_write_value(args)], args.k, params, template,
+                                       with_evidence=True, reply_template=reply_template, dim=args.dim)[0]
     for r in responses:
         spans = "; ".join(f"[{e['side']}] {e['text']}" for e in r.evidence)
         print(f"(s={r.s:+g}, {r.finish_reason}) {r.text}" + (f"\n    evidence: {spans}" if spans else ""))
@@ -188,14 +210,19 @@ def register(subparsers, name: str, help_text: str) -> None:
                  "'switch.n_dims=2' 'switch.value_map={support: [1, 0], deny: [-1, 0], query: [0, 1], comment: [0, -1]}'")
 
     p = _config_verb(verbs, "redteam", _redteam,
-                     "responses as the opposite community would write them; without --text: the evaluation",
+                     "responses to a message (--text) or new messages on a topic alone (--target) as a "
+                     "community would write them; without either: the evaluation of --config",
                      "quartet infopattern redteam --lm runs/infopattern/tiny/argq/lm/model "
                      "--switch runs/infopattern/tiny/argq/switch --text 'Gambling should be banned' "
-                     "--target 'We should ban gambling' --side pro --k 3")
-    p.add_argument("--text", help="the source message (omit to run the red-team evaluation of the config)")
-    p.add_argument("--target", help="its topic")
+                     "--target 'We should ban gambling' --side pro --k 3\n"
+                     "  quartet infopattern redteam --lm runs/infopattern/tiny/argq/lm/model "
+                     "--switch runs/infopattern/tiny/argq/switch --target 'We should ban gambling' --opposite con")
+    p.add_argument("--text", help="the source message (omit it and give --target to write from the topic alone; "
+                   "omit both to run the red-team evaluation of the config)")
+    p.add_argument("--target", help="its topic (alone, without --text: the topic the responses are about)")
     p.add_argument("--side", default="pro", help="the source's stance/community label (pro, con, favor, …)")
-    p.add_argument("--s", type=float, default=None, help="switch value to write with (default: −s of --side)")
+    p.add_argument("--s", type=float, default=None,
+                   help="switch value to write with (default: that of --opposite, else −s of --side)")
     p.add_argument("--k", type=int, default=3, help="responses")
     p.add_argument("--lm", type=Path, help="base LM folder (quartet or Hugging Face)")
     p.add_argument("--switch", type=Path, help="switch folder (switch.safetensors); with --endpoint it scores "
@@ -204,7 +231,8 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://host:8000/v1 (instead of --lm)")
     p.add_argument("--model-name", default="default", help="model name sent to --endpoint")
     p.add_argument("--api-key-env", default="", help="environment variable holding the endpoint's API key")
-    p.add_argument("--opposite", help="with --endpoint: the community to write as (persona)")
+    p.add_argument("--opposite", help="the community to write as (pro, con, …): the endpoint's persona, "
+                   "the switch's value unless --s; needed with --endpoint, and (or --s) with a topic alone")
     p.add_argument("--max-new-tokens", type=int, default=40, help="generation length limit")
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--top-k", type=int, default=50)

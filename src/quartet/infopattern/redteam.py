@@ -6,10 +6,12 @@ Backends:
   ``topic : <target> . message : <source text> . reply :`` (``prompts.REPLY_TEMPLATE``, the one
   the LM and switch were trained with) is continued with the switch at s = −s_source (or any
   value the user picks), K samples that share one prefill; a switch saved without a reply
-  template sees the topic prompt only;
+  template, or a source with no text (red teaming from a topic alone), gets the topic prompt
+  ``topic : <target> . message :`` (``prompts.DEFAULT_TEMPLATE``): a new message on the topic;
 * ``ChatEndpoint``: any OpenAI-compatible chat server (a base URL from the user) with a
-  community persona prompt, for those who run a large model elsewhere; its replies get
-  evidence spans when a local LM + switch is given to score them (``add_evidence``).
+  community persona prompt (a source with no text: a new post on its topic), for those who
+  run a large model elsewhere; its replies get evidence spans when a local LM + switch is
+  given to score them (``add_evidence``).
 
 Evaluation (``evaluate_redteam``), at several switch magnitudes |s| (|s| = 0 is the
 unswitched base model, the control): stance flip rate (share of responses that an
@@ -75,8 +77,8 @@ def generate_responses(
     """``k`` responses per source, source i written with the switch at ``s_values[i]`` (0: base model).
 
     Each response answers its source: the prompt is ``reply_template`` with the source's text as
-    ``{parent}`` (``reply_template=""``: the topic prompt alone). ``dim`` picks the dimension of a
-    several-dimension switch that ``s`` moves. Sources sharing a value are generated in one batch.
+    ``{parent}`` (``reply_template=""`` or a source with empty text: the topic prompt alone). ``dim``
+    picks the dimension of a several-dimension switch that ``s`` moves. Sources sharing a value are generated in one batch.
     Generation always ends at ``params.max_new_tokens``.
     """
     if len(sources) != len(s_values):
@@ -110,6 +112,8 @@ def reply_prompt(source: Message, template: str = DEFAULT_TEMPLATE, reply_templa
 
     >>> reply_prompt(Message(id="a", text="Ban it.", target="gambling"))
     'topic : gambling . message : Ban it. . reply :'
+    >>> reply_prompt(Message(id="t", text="", target="gambling"))  # a topic alone
+    'topic : gambling . message :'
     """
     return message_prompt(source, template, source.text, reply_template)
 
@@ -129,10 +133,13 @@ def add_evidence(
             for r in responses]
 
 
-def persona_prompt(side: str, target: str | None) -> str:
+def persona_prompt(side: str, target: str | None, reply: bool = True) -> str:
+    """The system prompt of a chat endpoint: a reply to the user's message, or (``reply=False``) a new
+    post on the topic the user names."""
     about = f" on the topic '{target}'" if target else ""
-    return (f"You are a member of the online community that is {side}{about}. Reply to the message you are "
-            "given as that community would: one short social-media message, nothing else.")
+    task = "Reply to the message you are given" if reply else "Write a new post on the topic you are given"
+    return (f"You are a member of the online community that is {side}{about}. {task} as that community "
+            "would: one short social-media message, nothing else.")
 
 
 class ChatEndpoint:
@@ -156,9 +163,13 @@ class ChatEndpoint:
             raise ValueError(f"chat endpoint {self.base_url}: reply is not JSON") from None
 
     def respond(self, message: Message, side: str, k: int, params: SamplingParams) -> list[Response]:
-        """``k`` replies to ``message`` in the persona of the ``side`` community (asks again if the server gives fewer)."""
-        chat = [{"role": "system", "content": persona_prompt(side, message.target)},
-                {"role": "user", "content": message.text}]
+        """``k`` replies to ``message`` in the persona of the ``side`` community (asks again if the server gives
+        fewer); a ``message`` with no text stands for its topic: ``k`` new posts on it."""
+        reply = bool(message.text.strip())
+        if not reply and not message.target:
+            raise ValueError(f"message {message.id!r} has neither text nor a target to write about")
+        chat = [{"role": "system", "content": persona_prompt(side, message.target, reply)},
+                {"role": "user", "content": message.text if reply else message.target}]
         out: list[Response] = []
         for _ in range(k):
             if len(out) >= k:

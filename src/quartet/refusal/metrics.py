@@ -93,6 +93,25 @@ def risk_coverage(correct: Sequence, confidence: Sequence) -> tuple[np.ndarray, 
     return k / len(y), risk
 
 
+def mean_risk_at_coverage(runs: Sequence[tuple[Sequence, Sequence]], grid: Sequence[float]) -> np.ndarray:
+    """Mean over runs (e.g. tuning seeds) of each run's risk at every coverage c of ``grid``, in (0, 1]:
+    the risk when its ceil(c·n) most confident questions of n are answered. Runs may differ in n
+    (a common grid is what makes them averageable); each needs at least one question.
+
+    >>> runs = [([1, 0], [0.9, 0.1]), ([0, 1, 1, 1], [0.9, 0.8, 0.7, 0.6])]
+    >>> mean_risk_at_coverage(runs, [0.5, 1.0]).tolist()  # ([0, 1/2] + [1/2, 1/4]) / 2
+    [0.25, 0.375]
+    """
+    c = np.asarray(grid, dtype=np.float64)
+    curves = []
+    for correct, confidence in runs:
+        _, risk = risk_coverage(correct, confidence)
+        # rounded first: linspace's 0.7000000000000001 of 10 questions is 7 answered, not ceil(7.000000000000001)
+        k = np.clip(np.ceil(np.round(c * len(risk), 9)).astype(np.int64), 1, len(risk))
+        curves.append(risk[k - 1])
+    return np.mean(curves, axis=0)
+
+
 def area_under_risk_coverage(correct: Sequence, confidence: Sequence) -> float:
     """Mean risk over coverages 1/n..1 (lower is better)."""
     _, risk = risk_coverage(correct, confidence)

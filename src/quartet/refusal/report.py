@@ -19,11 +19,13 @@ from quartet.core.records import iter_jsonl
 from quartet.core.runs import RunDir
 from quartet.refusal.config import RefusalConfig
 from quartet.refusal.evaluate import declined, headline_confidence, summarize
-from quartet.refusal.metrics import risk_coverage
+from quartet.refusal.metrics import mean_risk_at_coverage
 
 ENTROPY = "vanilla_entropy"  # the vanilla model ranked by the entropy of K samples (test-time uncertainty)
 LABELS = {"vanilla": "Vanilla", "rtuning": "R-Tuning", "rtuning_r": "R-Tuning-R", "rtuning_u": "R-Tuning-U",
           ENTROPY: "Vanilla + entropy"}
+MAX_PANELS = 4  # the risk–coverage plot draws at most this many sets, to stay readable
+COVERAGE_POINTS = 100  # the common coverage grid the seeds' curves are averaged on
 COLUMNS = [("accuracy", "Acc"), ("ap", "AP"), ("ap_answer", "AP ans"), ("ap_sure", "AP sure"),
            ("ap_mean", "AP mean"), ("auroc", "AUROC"), ("ece", "ECE"), ("answer_rate", "Ans rate"),
            ("accuracy_answered", "Acc ans"), ("answer_rate_phrase", "Ans rate (phrase)")]
@@ -80,10 +82,8 @@ def collect(cfg: RefusalConfig, run: RunDir) -> dict[str, Any]:
                 continue
             per_seed = []
             for s in cfg.tune.seeds:
-                recs = _records(run.path / "eval" / "vanilla" / f"s{s}" / f"{name}.jsonl")
-                conf = _entropy_conf(run.path / "eval" / "entropy" / f"s{s}" / f"{name}.jsonl", cfg.probe.k)
-                recs = [r for r in recs if r["id"] in conf]
-                summary = summarize(recs, "vanilla", thr, bins, [conf[r["id"]] for r in recs])
+                recs, conf = _entropy_ranked(cfg, run, name, s)
+                summary = summarize(recs, "vanilla", thr, bins, conf)
                 for key in ("ap_answer", "ap_sure", "ap_mean"):  # the vanilla row's, not this confidence's
                     summary.pop(key, None)
                 per_seed.append(summary)
@@ -91,11 +91,17 @@ def collect(cfg: RefusalConfig, run: RunDir) -> dict[str, Any]:
     return {"roles": roles, "methods": methods}
 
 
-def _entropy_conf(path: Path, k: int) -> dict[str, float]:
+def _entropy_ranked(cfg: RefusalConfig, run: RunDir, name: str, seed: int) -> tuple[list[dict[str, Any]],
+                                                                                   list[float]]:
+    """Vanilla + entropy on set ``name``: the vanilla model's records that have K samples, and the
+    confidence 1 - H / ln K of each one's samples."""
     from quartet.refusal.build import entropy_of_answers
 
-    scale = math.log(k) if k > 1 else 1.0
-    return {r["id"]: 1.0 - entropy_of_answers(r["samples"]) / scale for r in _records(path)}
+    scale = math.log(cfg.probe.k) if cfg.probe.k > 1 else 1.0
+    samples = _records(run.path / "eval" / "entropy" / f"s{seed}" / f"{name}.jsonl")
+    conf = {r["id"]: 1.0 - entropy_of_answers(r["samples"]) / scale for r in samples}
+    recs = [r for r in _records(run.path / "eval" / "vanilla" / f"s{seed}" / f"{name}.jsonl") if r["id"] in conf]
+    return recs, [conf[r["id"]] for r in recs]
 
 
 def _cell(agg: dict[str, Any], key: str) -> str:
@@ -146,27 +152,56 @@ def markdown(results: dict[str, Any], seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
-def plot_risk_coverage(cfg: RefusalConfig, run: RunDir, roles: dict[str, str], path: Path) -> None:
-    """Risk (error rate among answered) vs coverage, answering the most confident first; first seed."""
+def _seed_rankings(cfg: RefusalConfig, run: RunDir, name: str) -> dict[str, list[tuple[list[int], list[float]]]]:
+    """{method: [(correct, headline confidence) of each seed]} on set ``name``, Vanilla + entropy included
+    when it was evaluated; seeds without records are left out, and so are methods without any."""
+    per_method: dict[str, list[tuple[list[dict[str, Any]], list[float]]]] = {}
+    for method in cfg.tune.methods:
+        seeds = [_records(run.path / "eval" / method / f"s{s}" / f"{name}.jsonl") for s in cfg.tune.seeds]
+        per_method[method] = [(recs, [headline_confidence(r, method) for r in recs]) for recs in seeds]
+    if "vanilla" in cfg.tune.methods and cfg.eval.entropy_baseline:
+        per_method[ENTROPY] = [_entropy_ranked(cfg, run, name, s) for s in cfg.tune.seeds]
+    out = {m: [([int(r["correct"]) for r in recs], conf) for recs, conf in runs if recs]
+           for m, runs in per_method.items()}
+    return {m: runs for m, runs in out.items() if runs}
+
+
+def risk_coverage_curves(cfg: RefusalConfig, run: RunDir, roles: dict[str, str],
+                         grid: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """{set: {method: risk at each coverage of ``grid``, mean over seeds}} for the first ``MAX_PANELS``
+    answerable sets with at least one right answer (with none, every ranking has risk 1)."""
+    curves = {}
+    for name, role in roles.items():
+        rankings = _seed_rankings(cfg, run, name) if role != "unanswerable" else {}
+        if any(any(correct) for runs in rankings.values() for correct, _ in runs):
+            curves[name] = {m: mean_risk_at_coverage(runs, grid) for m, runs in rankings.items()}
+    return dict(list(curves.items())[:MAX_PANELS])
+
+
+def plot_risk_coverage(curves: dict[str, dict[str, np.ndarray]], grid: np.ndarray, roles: dict[str, str],
+                       seeds: list[int], path: Path) -> None:
+    """One panel per set: each method's mean risk (error rate among answered) against coverage, the most
+    confident answered first; the test-time baseline Vanilla + entropy dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [n for n, r in roles.items() if r != "unanswerable"][:2]
-    seed = cfg.tune.seeds[0]
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(5 * max(1, len(names)), 4), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=False):
-        for method in cfg.tune.methods:
-            recs = _records(run.path / "eval" / method / f"s{seed}" / f"{name}.jsonl")
-            if recs:
-                cov, risk = risk_coverage([int(r["correct"]) for r in recs],
-                                          [headline_confidence(r, method) for r in recs])
-                ax.plot(cov, risk, label=LABELS[method])
-        ax.set(title=f"{name} ({roles[name]}), seed {seed}", xlabel="coverage", ylabel="risk (error rate)",
-               xlim=(0, 1), ylim=(0, 1))
+    cols = min(2, max(1, len(curves)))
+    rows = math.ceil(max(1, len(curves)) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.2 * rows), squeeze=False)
+    for ax, (name, by_method) in zip(axes.flat, curves.items(), strict=False):
+        for method, risk in by_method.items():
+            ax.plot(grid, risk, label=LABELS.get(method, method), linestyle="--" if method == ENTROPY else "-")
+        ax.set(title=f"{name} ({roles[name]})", xlabel="coverage", ylabel="risk (error rate)", xlim=(0, 1),
+               ylim=(0, 1.02))
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
+    for ax in axes.flat[len(curves):]:
+        ax.axis("off")
+    if not curves:
+        axes[0, 0].text(0.5, 0.5, "no evaluated set has a right answer", ha="center", va="center")
+    fig.suptitle(f"Risk–coverage, mean over tuning seeds {seeds}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -212,6 +247,8 @@ def write_report(cfg: RefusalConfig, run: RunDir) -> dict[str, Any]:
     results["threshold"] = cfg.eval.threshold
     atomic_write_json(run.artifacts / "results.json", _no_nan(results))
     atomic_write_text(run.artifacts / "results.md", markdown(results, list(cfg.tune.seeds)))
-    plot_risk_coverage(cfg, run, results["roles"], run.artifacts / "risk_coverage.png")
+    grid = np.linspace(0, 1, COVERAGE_POINTS + 1)[1:]  # coverages in (0, 1]
+    plot_risk_coverage(risk_coverage_curves(cfg, run, results["roles"], grid), grid, results["roles"],
+                       list(cfg.tune.seeds), run.artifacts / "risk_coverage.png")
     atomic_write_json(run.artifacts / "examples.json", examples(cfg, run, cfg.eval.examples))
     return results

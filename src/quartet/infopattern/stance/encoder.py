@@ -62,18 +62,22 @@ class EncoderStance:
         l2: float = 1e-3,
         finetune_epochs: int = 0,
         finetune_lr: float = 2e-5,
+        finetune_batch_size: int = 16,
         batch_size: int = 64,
         max_seq_length: int = 128,
         seed: int = 0,
         encoder_path: str | None = None,
     ):
         self.l2, self.finetune_epochs, self.finetune_lr = l2, finetune_epochs, finetune_lr
+        # Fine-tuning keeps activations for backward: its batches are smaller than the embedding batches.
+        self.finetune_batch_size = finetune_batch_size
         self.batch_size, self.max_seq_length, self.seed, self.encoder_path = batch_size, max_seq_length, seed, encoder_path
         self._encoder = None
 
     def _params(self) -> dict:
         return {"l2": self.l2, "finetune_epochs": self.finetune_epochs, "finetune_lr": self.finetune_lr,
-                "batch_size": self.batch_size, "max_seq_length": self.max_seq_length, "seed": self.seed}
+                "finetune_batch_size": self.finetune_batch_size, "batch_size": self.batch_size,
+                "max_seq_length": self.max_seq_length, "seed": self.seed}
 
     @property
     def encoder(self):
@@ -132,8 +136,9 @@ class EncoderStance:
         self.encoder.train()
         for epoch in range(self.finetune_epochs):
             order = torch.randperm(len(messages), generator=gen).tolist()
-            for start in progress(range(0, len(order), 16), desc=f"finetune {epoch + 1}", unit="batch"):
-                idx = order[start : start + 16]
+            step = self.finetune_batch_size
+            for start in progress(range(0, len(order), step), desc=f"finetune {epoch + 1}", unit="batch"):
+                idx = order[start : start + step]
                 logits = self.head_(self.features([messages[i] for i in idx], grad=True))
                 loss = nn.functional.cross_entropy(logits, y[idx], weight=weight)
                 opt.zero_grad()
