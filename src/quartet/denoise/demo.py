@@ -29,9 +29,10 @@ PAPER = (
     "Li et al. (ICIG 2021, arXiv 2012.12481) replace the squeeze-and-excitation channel attention (CA) "
     "of a RIDNet-style real-noise denoiser with Sub-band Pyramid Attention (SPA): a Haar wavelet pyramid "
     "whose every octave gets its own learned per-channel gain. Trained on SIDD at full scale, they report "
-    "that SPA improves PSNR over the same network with naive CA on real-noise benchmarks, that the gain "
-    "depends on the number of pyramid levels (the reference design uses 3), and that SPA blocks generalize "
-    "to other networks."
+    "that SPA improves PSNR over the same network with naive CA on real-noise benchmarks (in the ICIG "
+    "abstract: 3.97 dB above BM3D, the best traditional method, and 0.18 to 1.87 dB above the deep-learning "
+    "methods compared), that the gain depends on the number of pyramid levels (the reference design uses 3), "
+    "and that SPA blocks generalize to other networks."
 )
 
 

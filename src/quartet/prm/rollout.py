@@ -24,7 +24,7 @@ from typing import Any
 
 from quartet.core.progress import progress_bar
 from quartet.core.ray_shards import RaySpec
-from quartet.core.records import AppendOnlyJsonl
+from quartet.core.records import AppendOnlyJsonl, write_jsonl
 from quartet.lm.protocol import LanguageModel, SamplingParams
 from quartet.prm.answers import FORMATS, extract_answer, is_correct
 from quartet.prm.config import PromptConfig
@@ -149,6 +149,11 @@ def sample_solutions(lm: LanguageModel | None, problems: Sequence[MathProblem], 
     units = [(p.id, policy_prompt(p.question, p.answer_format, prompt), p) for p in problems]
     _run_chunks(units, store, lm, n, cfg, candidate_records, desc="sample", ray=ray)
     solutions = store.records()
+    if ray is not None:  # shards were appended as they finished: back to the order one process writes
+        position = {p.id: i for i, p in enumerate(problems)}
+        solutions.sort(key=lambda s: (position.get(s["problem_id"], len(position)),
+                                      int(s["solution_id"].rsplit("-", 1)[1])))
+        write_jsonl(out_path, solutions)
     empty = sum(1 for s in solutions if not s["steps"])
     if empty:
         log.warning("%s: %d of %d sampled solutions have no steps; they count as wrong and get no labels",
