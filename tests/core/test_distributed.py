@@ -35,6 +35,11 @@ REPO = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).parent / "torchrun"
 
 
+# torchrun picks a free port itself: a port chosen here and released could be taken again before
+# the launcher binds it.
+STANDALONE = ("--standalone",)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,6 +69,12 @@ def _train_regressor(rank: int, world: int, port: int, out: str) -> None:
     torch.distributed.destroy_process_group() if world > 1 else None
 
 
+def _run(cmd: list[str], env: dict[str, str]) -> None:
+    """Run a launcher command; a failure shows the end of what the processes printed."""
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-4000:]}"
+
+
 def _losses(run: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()
             if "loss" in json.loads(line)]
@@ -80,7 +91,7 @@ def test_two_processes_match_one_on_the_same_global_batch(tmp_path):
 
 
 def _torchrun(nproc: int, name: str, runs: Path, steps: int) -> list[str]:
-    return [str(TORCHRUN), "--nproc-per-node", str(nproc), "--master-port", str(free_port()),
+    return [str(TORCHRUN), *STANDALONE, "--nproc-per-node", str(nproc),
             "-m", "quartet.cli", "lm", "train", "--config", str(REPO / "configs" / "lm" / "test.yaml"),
             f"name={name}", f"train.steps={steps}", "train.checkpoint_every=10", "train.log_every=5"]
 
@@ -89,22 +100,22 @@ def _torchrun(nproc: int, name: str, runs: Path, steps: int) -> list[str]:
 def test_lm_cli_under_torchrun_matches_one_process_and_resumes_after_a_kill(tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "QUARTET_RUNS": str(runs), "OMP_NUM_THREADS": "1"}
-    subprocess.run(_torchrun(1, "one", runs, 30), env=env, check=True, capture_output=True)
-    subprocess.run(_torchrun(2, "two", runs, 30), env=env, check=True, capture_output=True)
+    _run(_torchrun(1, "one", runs, 30), env)
+    _run(_torchrun(2, "two", runs, 30), env)
     # Each process averages the loss over its own tokens; shards of unequal token counts make
     # the 2-process mean differ slightly from the 1-process one: 2% is the stated tolerance.
     assert _losses(runs / "lm" / "one") == pytest.approx(_losses(runs / "lm" / "two"), rel=0.02)
     # `accelerate launch` starts the same processes with the same environment: the same numbers.
     accelerate = [str(TORCHRUN.parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                  "--main_process_port", str(free_port()), *_torchrun(2, "accel", runs, 30)[5:]]
-    subprocess.run(accelerate, env=env, check=True, capture_output=True)
+                  "--main_process_port", str(free_port()), *_torchrun(2, "accel", runs, 30)[4:]]
+    _run(accelerate, env)
     assert _losses(runs / "lm" / "accel") == pytest.approx(_losses(runs / "lm" / "two"), abs=1e-6)
 
     cut = runs / "lm" / "cut"
     _kill_after_checkpoint(_torchrun(2, "cut", runs, 100), env, cut, 20)
-    subprocess.run(_torchrun(2, "cut", runs, 100), env=env, check=True, capture_output=True)
-    subprocess.run(_torchrun(2, "whole", runs, 100), env=env, check=True, capture_output=True)
+    _run(_torchrun(2, "cut", runs, 100), env)
+    _run(_torchrun(2, "whole", runs, 100), env)
     whole = load_file(runs / "lm" / "whole" / "model" / "model.safetensors")
     resumed = load_file(cut / "model" / "model.safetensors")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
@@ -129,8 +140,8 @@ def test_lm_cli_with_fsdp_matches_ddp_saves_whole_weights_and_resumes_after_a_ki
     runs = tmp_path / "runs"
     env = {**os.environ, "QUARTET_RUNS": str(runs), "OMP_NUM_THREADS": "1"}
     fsdp = ["train.parallel=fsdp"]
-    subprocess.run(_torchrun(2, "ddp", runs, 30), env=env, check=True, capture_output=True)
-    subprocess.run(_torchrun(2, "fsdp", runs, 30) + fsdp, env=env, check=True, capture_output=True)
+    _run(_torchrun(2, "ddp", runs, 30), env)
+    _run(_torchrun(2, "fsdp", runs, 30) + fsdp, env)
     assert _losses(runs / "lm" / "fsdp") == pytest.approx(_losses(runs / "lm" / "ddp"), rel=1e-4)
     ddp = load_file(runs / "lm" / "ddp" / "model" / "model.safetensors")
     sharded = load_file(runs / "lm" / "fsdp" / "model" / "model.safetensors")
@@ -142,8 +153,8 @@ def test_lm_cli_with_fsdp_matches_ddp_saves_whole_weights_and_resumes_after_a_ki
 
     cut = runs / "lm" / "cut"
     _kill_after_checkpoint(_torchrun(2, "cut", runs, 100) + fsdp, env, cut, 20)
-    subprocess.run(_torchrun(2, "cut", runs, 100) + fsdp, env=env, check=True, capture_output=True)
-    subprocess.run(_torchrun(2, "whole", runs, 100) + fsdp, env=env, check=True, capture_output=True)
+    _run(_torchrun(2, "cut", runs, 100) + fsdp, env)
+    _run(_torchrun(2, "whole", runs, 100) + fsdp, env)
     whole = load_file(runs / "lm" / "whole" / "model" / "model.safetensors")
     resumed = load_file(cut / "model" / "model.safetensors")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
@@ -164,7 +175,7 @@ def test_a_whole_pipeline_runs_under_torchrun_in_one_shared_runs_folder(system, 
     one, two = tmp_path / "one", tmp_path / "two"
     subprocess.run([sys.executable, "-m", "quartet.cli", system, "pipeline", "--config", config],
                    env={**env, "QUARTET_RUNS": str(one)}, check=True, capture_output=True)
-    done = subprocess.run([str(TORCHRUN), "--nproc-per-node", "2", "--master-port", str(free_port()), "-m",
+    done = subprocess.run([str(TORCHRUN), *STANDALONE, "--nproc-per-node", "2", "-m",
                            "quartet.cli", system, "pipeline", "--config", config],
                           env={**env, "QUARTET_RUNS": str(two)}, capture_output=True, text=True,
                           timeout=600)  # a rank left waiting in a collective must fail the test, not hang it
@@ -230,7 +241,7 @@ def denoise_runs(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["denoise", "train", "--config", str(REPO / "configs" / "denoise" / "test.yaml")]
     for nproc in (1, 2):
-        subprocess.run([str(TORCHRUN), "--nproc-per-node", str(nproc), "--master-port", str(free_port()),
+        subprocess.run([str(TORCHRUN), *STANDALONE, "--nproc-per-node", str(nproc),
                         __file__, str(root / f"n{nproc}"), *args], env=env, check=True, capture_output=True)
     return root
 
