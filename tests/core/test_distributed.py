@@ -337,6 +337,9 @@ def _fsdp_train(rank: int, world: int, port: int, out: str) -> None:
             save_file({k: v.contiguous() for k, v in weights.items()}, str(Path(out) / f"{kind}-{world}.safetensors"))
     Path(out, f"fsdp-{world}-rank{rank}.json").write_text(json.dumps(result))
     if world > 1:
+        # Leave together: a rank that tears its connections down while the other still writes its
+        # files can make gloo abort the other process.
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
