@@ -71,6 +71,7 @@ def _train_regressor(rank: int, world: int, port: int, out: str) -> None:
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:
     """Run a launcher command; a failure shows the end of what the processes printed."""
+    # timeout: a rank left waiting in a collective must fail the test, not hang it
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-4000:]}"
 
@@ -173,13 +174,10 @@ def test_a_whole_pipeline_runs_under_torchrun_in_one_shared_runs_folder(system, 
     config = str(REPO / "configs" / system / "test.yaml")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, "-m", "quartet.cli", system, "pipeline", "--config", config],
-                   env={**env, "QUARTET_RUNS": str(one)}, check=True, capture_output=True)
-    done = subprocess.run([str(TORCHRUN), *STANDALONE, "--nproc-per-node", "2", "-m",
-                           "quartet.cli", system, "pipeline", "--config", config],
-                          env={**env, "QUARTET_RUNS": str(two)}, capture_output=True, text=True,
-                          timeout=600)  # a rank left waiting in a collective must fail the test, not hang it
-    assert done.returncode == 0, done.stderr[-3000:]
+    _run([sys.executable, "-m", "quartet.cli", system, "pipeline", "--config", config],
+         {**env, "QUARTET_RUNS": str(one)})
+    _run([str(TORCHRUN), *STANDALONE, "--nproc-per-node", "2", "-m", "quartet.cli", system, "pipeline",
+          "--config", config], {**env, "QUARTET_RUNS": str(two)})
     assert _files(two) == _files(one)
 
 
@@ -241,8 +239,8 @@ def denoise_runs(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = ["denoise", "train", "--config", str(REPO / "configs" / "denoise" / "test.yaml")]
     for nproc in (1, 2):
-        subprocess.run([str(TORCHRUN), *STANDALONE, "--nproc-per-node", str(nproc),
-                        __file__, str(root / f"n{nproc}"), *args], env=env, check=True, capture_output=True)
+        _run([str(TORCHRUN), *STANDALONE, "--nproc-per-node", str(nproc), __file__, str(root / f"n{nproc}"),
+              *args], env)
     return root
 
 

@@ -46,23 +46,11 @@ def _relative(path: str | Path, start: Path) -> str:
 
 def machine_summary() -> str:
     """The machine a report was computed on, in one line (the numbers depend on it)."""
-    import platform
+    from quartet.core.runs import environment
 
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    try:
-        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
-    except (ValueError, OSError, AttributeError):
-        memory = ""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{os.cpu_count()} CPU cores ({cpu}){memory}, {gpu}; torch {torch.__version__}"
+    env = environment()
+    memory = f", {env['memory_gib']:.0f} GiB" if env["memory_gib"] is not None else ""
+    return f"{env['cpu_count']} CPU cores ({env['cpu']}){memory}, {env['cuda'] or 'no GPU'}; torch {env['torch']}"
 
 
 def _generated() -> str:

@@ -73,12 +73,14 @@ class DetectorStance:
 
 def stance_candidates(runs: Path) -> list[Path]:
     """Saved detectors under ``runs``, the switch-likelihood ones first (they give bins and evidence)."""
+    from quartet.infopattern.stance.base import read_detector_json
+
     folders = sorted(p.parent for p in runs.glob("**/detector.json"))
 
     def is_switch(folder: Path) -> bool:
         try:
-            return json.loads((folder / "detector.json").read_text(encoding="utf-8")).get("kind") == "switch"
-        except (OSError, ValueError, AttributeError):
+            return read_detector_json(folder)["kind"] == "switch"
+        except (OSError, ValueError):  # unreadable or foreign: tried last, and its loading says why
             return False
 
     return sorted(folders, key=lambda folder: not is_switch(folder))
@@ -183,8 +185,6 @@ def get_graphs(request: Request) -> GraphStore:
 def load_graphs(runs: Path, store: GraphStore) -> None:
     """Every claim graph under ``runs`` (a ``graph*.json`` holding nodes and links: a run's
     ``artifacts/graph.json``, or the demo's ``infopattern/graph/graph.json``); ids are their relative paths."""
-    import json
-
     for path in sorted(runs.glob("**/graph*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
