@@ -10,23 +10,30 @@ def _pct(value: float | None) -> str:
 
 
 def stance_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    """One row per (data set, detector): n, accuracy, macro-F1, F_avg (percent), per-class F1."""
+    """One row per (data set, detector): training messages, evaluation messages, accuracy, macro-F1,
+    F_avg (percent), per-class F1.
+
+    The training size is shown because detectors may be fitted on different amounts of data
+    (``data.max_fit`` caps all but TF-IDF); comparing them without it would mislead.
+    """
     rows = []
     for dataset, by_kind in results.items():
         for kind, m in by_kind.items():
             per_class = ", ".join(f"{k} {_pct(v)}" for k, v in m["per_class_f1"].items())
-            rows.append([dataset, kind, m["n"], _pct(m["accuracy"]), _pct(m["macro_f1"]), _pct(m["f_avg"]), per_class])
+            n_fit = m.get("fit", {}).get("n_fit", "–")
+            rows.append([dataset, kind, n_fit, m["n"], _pct(m["accuracy"]), _pct(m["macro_f1"]), _pct(m["f_avg"]),
+                         per_class])
     return rows
 
 
-STANCE_COLUMNS = ["data set", "detector", "n", "accuracy", "macro-F1", "F_avg", "per-class F1"]
+STANCE_COLUMNS = ["data set", "detector", "trained on", "n", "accuracy", "macro-F1", "F_avg", "per-class F1"]
 
 
 def stance_markdown(results: dict[str, dict[str, Any]]) -> str:
     """
-    >>> m = {"n": 2, "accuracy": 0.5, "macro_f1": 0.5, "f_avg": None, "per_class_f1": {"a": 0.5}}
+    >>> m = {"n": 2, "accuracy": 0.5, "macro_f1": 0.5, "f_avg": None, "per_class_f1": {"a": 0.5}, "fit": {"n_fit": 8}}
     >>> stance_markdown({"d": {"tfidf": m}}).splitlines()[2]
-    '| d | tfidf | 2 | 50.0 | 50.0 | – | a 50.0 |'
+    '| d | tfidf | 8 | 2 | 50.0 | 50.0 | – | a 50.0 |'
     """
     lines = ["| " + " | ".join(STANCE_COLUMNS) + " |", "|" + "---|" * len(STANCE_COLUMNS)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in stance_rows(results)]

@@ -89,7 +89,7 @@ class EncoderStance:
     def _embed(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
         """(N, 384) normalized embeddings; with ``grad`` one differentiable batch."""
         if grad:
-            features = self.encoder.tokenize(list(texts))
+            features = self.encoder.preprocess(list(texts))
             return self.encoder(features)["sentence_embedding"]
         out = []
         for start in progress(range(0, len(texts), self.batch_size), desc="embed", unit="batch"):
