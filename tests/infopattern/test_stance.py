@@ -12,6 +12,7 @@ from ip_helpers import toy_messages
 
 import quartet.infopattern.redteam
 import quartet.infopattern.report
+import quartet.infopattern.stance.linear_head
 import quartet.infopattern.stance.metrics
 import quartet.infopattern.stance.switch_likelihood
 import quartet.infopattern.switch
@@ -22,7 +23,8 @@ from quartet.infopattern.stance.switch_likelihood import BIN_NAMES, SwitchLikeli
 
 
 @pytest.mark.parametrize("module", [
-    quartet.infopattern.stance.metrics, quartet.infopattern.stance.switch_likelihood, quartet.infopattern.switch,
+    quartet.infopattern.stance.metrics, quartet.infopattern.stance.linear_head,
+    quartet.infopattern.stance.switch_likelihood, quartet.infopattern.switch,
     quartet.infopattern.redteam, quartet.infopattern.report, quartet.infopattern.synthetic,
 ])
 def test_docstring_examples(module):

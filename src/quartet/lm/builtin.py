@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -10,10 +10,9 @@ from typing import Any
 import torch
 
 from quartet.core.checkpoint import load_weights, read_weights_config, save_weights
-from quartet.lm import scoring
-from quartet.lm.generate import generate_ids
+from quartet.lm.local import LocalLM
 from quartet.lm.model import KVCache, ModelConfig, Transformer
-from quartet.lm.protocol import Completion, HiddenTransform, SamplingParams
+from quartet.lm.protocol import HiddenTransform, SamplingParams
 from quartet.lm.tokenizer import Tokenizer
 
 
@@ -38,7 +37,7 @@ class BuiltinDecoder:
         return self.model(tokens, cache=state)[:, -1]
 
 
-class BuiltinLM:
+class BuiltinLM(LocalLM):
     """The built-in model: trainable, generates with a KV cache and prefix sharing."""
 
     def __init__(self, model: Transformer, tokenizer: Tokenizer, device: str | torch.device = "cpu", batch_size: int = 64):
@@ -83,9 +82,10 @@ class BuiltinLM:
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self._model(ids, attention_mask=mask)
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
-        self._model.eval()
-        encoded = [self._tokenizer.encode(p, add_bos=True) for p in prompts]
+    def _decoder(self) -> BuiltinDecoder:
+        return BuiltinDecoder(self._model)
+
+    def _check_prompts(self, encoded: list[list[int]], params: SamplingParams) -> None:
         limit = self._model.cfg.max_seq_len
         too_long = [i for i, e in enumerate(encoded) if len(e) + params.max_new_tokens > limit]
         if too_long:
@@ -93,43 +93,6 @@ class BuiltinLM:
                 f"prompt {too_long[0]} has {len(encoded[too_long[0]])} tokens; with max_new_tokens="
                 f"{params.max_new_tokens} that exceeds the model's max_seq_len {limit}"
             )
-        base_seed = params.seed if params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
-        per_batch = max(1, self.batch_size // n)
-        results: list[list[Completion]] = []
-        decoder = BuiltinDecoder(self._model)
-        for start in range(0, len(prompts), per_batch):
-            chunk = range(start, min(start + per_batch, len(prompts)))
-            results += generate_ids(
-                decoder,
-                [encoded[i] for i in chunk],
-                params,
-                n,
-                eos_id=self._tokenizer.eos_id,
-                pad_id=self._tokenizer.pad_id,
-                decode=self._tokenizer.decode,
-                prompt_indices=list(chunk),
-                base_seed=base_seed,
-                device=self._device,
-            )
-        return results
-
-    def loglikelihood(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[list[float]]:
-        self._model.eval()
-        return scoring.continuation_logprobs(
-            self._forward, self._tokenizer, prompts, continuations, self.batch_size, self._device
-        )
-
-    def next_token_logprobs(self, texts: Sequence[str], candidate_ids: Sequence[int]) -> torch.Tensor:
-        self._model.eval()
-        return scoring.next_token_logprobs(
-            self._forward, self._tokenizer, texts, candidate_ids, self.batch_size, self._device
-        )
-
-    def marked_logprobs(self, texts: Sequence[str], marker_id: int, candidate_ids: Sequence[int]) -> list[torch.Tensor]:
-        self._model.eval()
-        return scoring.marked_logprobs(
-            self._forward, self._tokenizer, texts, marker_id, candidate_ids, self.batch_size, self._device
-        )
 
     @contextmanager
     def hidden_transform(self, transform: HiddenTransform | None) -> Iterator[None]:

@@ -16,9 +16,8 @@ import torch
 from torch import nn
 
 from quartet.core import distributed
-from quartet.lm import scoring
-from quartet.lm.generate import generate_ids
-from quartet.lm.protocol import Completion, HiddenTransform, SamplingParams
+from quartet.lm.local import LocalLM
+from quartet.lm.protocol import HiddenTransform
 
 
 class HFTokenizer:
@@ -103,7 +102,7 @@ class HFDecoder:
         return out.logits[:, -1]
 
 
-class HFCausalLM:
+class HFCausalLM(LocalLM):
     """A transformers causal LM (optionally with LoRA adapters) as a quartet ``LanguageModel``."""
 
     def __init__(self, model: nn.Module, tokenizer: Any, device: str | torch.device = "cpu", batch_size: int = 16):
@@ -162,45 +161,8 @@ class HFCausalLM:
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self._module(ids, mask)
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
-        self._model.eval()
-        encoded = [self._tokenizer.encode(p, add_bos=True) for p in prompts]
-        base_seed = params.seed if params.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
-        per_batch = max(1, self.batch_size // n)
-        results: list[list[Completion]] = []
-        for start in range(0, len(prompts), per_batch):
-            chunk = range(start, min(start + per_batch, len(prompts)))
-            results += generate_ids(
-                HFDecoder(self._model),
-                [encoded[i] for i in chunk],
-                params,
-                n,
-                eos_id=self._tokenizer.eos_id,
-                pad_id=self._tokenizer.pad_id,
-                decode=self._tokenizer.decode,
-                prompt_indices=list(chunk),
-                base_seed=base_seed,
-                device=self._device,
-            )
-        return results
-
-    def loglikelihood(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[list[float]]:
-        self._model.eval()
-        return scoring.continuation_logprobs(
-            self._forward, self._tokenizer, prompts, continuations, self.batch_size, self._device
-        )
-
-    def next_token_logprobs(self, texts: Sequence[str], candidate_ids: Sequence[int]) -> torch.Tensor:
-        self._model.eval()
-        return scoring.next_token_logprobs(
-            self._forward, self._tokenizer, texts, candidate_ids, self.batch_size, self._device
-        )
-
-    def marked_logprobs(self, texts: Sequence[str], marker_id: int, candidate_ids: Sequence[int]) -> list[torch.Tensor]:
-        self._model.eval()
-        return scoring.marked_logprobs(
-            self._forward, self._tokenizer, texts, marker_id, candidate_ids, self.batch_size, self._device
-        )
+    def _decoder(self) -> HFDecoder:
+        return HFDecoder(self._model)
 
     @contextmanager
     def hidden_transform(self, transform: HiddenTransform | None) -> Iterator[None]:

@@ -31,6 +31,7 @@ from quartet.infopattern.stance.base import (
     read_detector_json,
     write_detector_json,
 )
+from quartet.infopattern.stance.linear_head import balanced_class_weights, fit_linear_head
 
 log = logging.getLogger(__name__)
 
@@ -108,31 +109,11 @@ class EncoderStance:
         tmat = torch.stack([tvec[index[m.target]] if m.target else zero for m in messages])
         return torch.cat([pair, pair * tmat], dim=1)
 
-    def _fit_head(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        torch.manual_seed(self.seed)
-        head = nn.Linear(x.shape[1], len(self.classes_))
-        nn.init.zeros_(head.weight)
-        nn.init.zeros_(head.bias)
-        # Balanced class weights, as for the TF-IDF baseline: minority stances (deny, query) matter for macro-F1.
-        counts = torch.bincount(y, minlength=len(self.classes_)).float().clamp(min=1)
-        weight = counts.sum() / (len(counts) * counts)
-        opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(head(x), y, weight=weight) + self.l2 * head.weight.pow(2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        self.head_ = head
-
     def _finetune(self, messages: Sequence[Message], y: torch.Tensor) -> None:
         gen = torch.Generator().manual_seed(self.seed)
         params = list(self.encoder.parameters()) + list(self.head_.parameters())
         opt = torch.optim.AdamW(params, lr=self.finetune_lr)
-        counts = torch.bincount(y, minlength=len(self.classes_)).float().clamp(min=1)
-        weight = counts.sum() / (len(counts) * counts)
+        weight = balanced_class_weights(y, len(self.classes_))
         self.encoder.train()
         for epoch in range(self.finetune_epochs):
             order = torch.randperm(len(messages), generator=gen).tolist()
@@ -155,7 +136,7 @@ class EncoderStance:
         self.finetuned_ = False
         with torch.no_grad():
             x = self.features(messages)
-        self._fit_head(x, target)
+        self.head_ = fit_linear_head(x, target, len(self.classes_), self.l2)
         if self.finetune_epochs > 0:
             self._finetune(messages, target)
         return self

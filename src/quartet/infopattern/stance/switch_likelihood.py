@@ -35,6 +35,7 @@ from quartet.infopattern.stance.base import (
     read_detector_json,
     write_detector_json,
 )
+from quartet.infopattern.stance.linear_head import fit_linear_head
 from quartet.infopattern.switch import (
     LMSwitch,
     axis_value,
@@ -143,25 +144,6 @@ def whole_words(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, 
         else:
             widened.append((start, end))
     return widened
-
-
-def fit_linear_head(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float) -> nn.Linear:
-    """Class-balanced multinomial logistic regression by full-batch L-BFGS."""
-    head = nn.Linear(x.shape[1], n_classes)
-    nn.init.zeros_(head.weight)
-    nn.init.zeros_(head.bias)
-    counts = torch.bincount(y, minlength=n_classes).float().clamp(min=1)
-    weight = counts.sum() / (n_classes * counts)
-    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(head(x), y, weight=weight) + l2 * head.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return head
 
 
 class SwitchLikelihoodStance:
