@@ -4,7 +4,9 @@ Both sides hold the same weights (depth, width, heads, vocabulary), run on the C
 the same threads, sample with temperature 1 and never stop early (no eos), so each
 produces exactly batch x new_tokens tokens. Also times prefix sharing: N continuations
 branching from one prefill of a long prompt, against the same N rows each prefilling
-the prompt (batched, the stronger baseline).
+the prompt (batched, the stronger baseline). The built-in model is timed twice: eager
+(the default) and with ``compile_decoding`` (each step through ``torch.compile``; the
+seconds its first call takes, compiling included, are printed as ``compile_s``).
 
     python benchmarks/lm_generate.py            # prints one JSON object
 """
@@ -18,7 +20,7 @@ import time
 import torch
 from _lm_common import add_shape_args, build_pair
 
-from quartet.lm.builtin import BuiltinDecoder
+from quartet.lm.builtin import BuiltinDecoder, compiled_decode_step, decode_step
 from quartet.lm.generate import generate_ids
 from quartet.lm.protocol import SamplingParams
 
@@ -36,10 +38,10 @@ def best_of(repeats: int, fn) -> float:
     return min(times)
 
 
-def ours_sample(lm, prompts: list[list[int]], new_tokens: int, n: int = 1) -> None:
+def ours_sample(lm, prompts: list[list[int]], new_tokens: int, n: int = 1, step_fn=decode_step) -> None:
     params = SamplingParams(max_new_tokens=new_tokens, temperature=1.0, seed=0)
     with torch.inference_mode():
-        generate_ids(BuiltinDecoder(lm.module), prompts, params, n, eos_id=NEVER, pad_id=lm.tokenizer.pad_id,
+        generate_ids(BuiltinDecoder(lm.module, step_fn), prompts, params, n, eos_id=NEVER, pad_id=lm.tokenizer.pad_id,
                      decode=lm.tokenizer.decode)
 
 
@@ -67,6 +69,11 @@ def main() -> None:
     tokens = args.batch * args.new_tokens
     t_ours = best_of(args.repeats, lambda: ours_sample(ours, prompts, args.new_tokens))
     t_hf = best_of(args.repeats, lambda: hf_sample(hf, prompts, args.new_tokens))
+    compiled = compiled_decode_step()
+    start = time.perf_counter()
+    ours_sample(ours, prompts, args.new_tokens, step_fn=compiled)
+    compile_s = time.perf_counter() - start
+    t_compiled = best_of(args.repeats, lambda: ours_sample(ours, prompts, args.new_tokens, step_fn=compiled))
 
     long_prompt = torch.randint(4, vocab, (512,), generator=gen).tolist()
     sharing = {}
@@ -82,6 +89,9 @@ def main() -> None:
         "quartet_tokens_per_s": round(tokens / t_ours, 1),
         "hf_tokens_per_s": round(tokens / t_hf, 1),
         "ratio": round(t_hf / t_ours, 2),
+        "quartet_compiled_tokens_per_s": round(tokens / t_compiled, 1),
+        "ratio_compiled": round(t_hf / t_compiled, 2),
+        "compile_s": round(compile_s, 1),
         "prefix_sharing_s": {str(k): {"shared": round(v[0], 4), "separate": round(v[1], 4)} for k, v in sharing.items()},
         "prefix_sharing_ratio": round(sharing[32][1] / sharing[32][0], 2),
         "prefix_sharing_ratio_128_new_tokens": round(sharing[128][1] / sharing[128][0], 2),

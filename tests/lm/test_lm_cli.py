@@ -65,6 +65,11 @@ def test_train_sample_export(runs, tmp_path, capsys):
     assert main(["lm", "sample", "--run", str(run), "--prompt", "Question :", "--n", "2",
                  "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.count("--- sample") == 2
+    greedy = ["lm", "sample", "--run", str(run), "--prompt", "Question :", "--temperature", "0", "--max-new-tokens", "8"]
+    assert main(greedy) == 0
+    eager = capsys.readouterr().out
+    assert main([*greedy, "--compile"]) == 0
+    assert capsys.readouterr().out == eager
     assert main(["lm", "export", "--run", str(run), "--to", "hf", str(tmp_path / "hf")]) == 0
     _exported_model_matches_the_run(run, tmp_path / "hf")
 

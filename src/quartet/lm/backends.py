@@ -38,13 +38,15 @@ def load_lm(
     backend: Literal["auto", "builtin", "hf", "vllm", "openai"] = "auto",
     device: str | None = None,
     batch_size: int = 16,
+    compile_decoding: bool = False,
 ) -> LanguageModel:
     """``model.json`` in the folder means the built-in model; ``config.json`` means transformers.
 
     A run directory is accepted too: its latest checkpoint is used. With ``backend="openai"``,
     ``path`` is the base URL of an OpenAI-compatible server (``http://127.0.0.1:8000/v1``).
     With ``backend="vllm"`` a built-in model is exported to a Hugging Face folder beside it
-    first (``quartet.lm.vllm_backend.hf_folder_for``).
+    first (``quartet.lm.vllm_backend.hf_folder_for``). ``compile_decoding`` (built-in model
+    only) runs each decoding step through ``torch.compile``.
     """
     if backend == "openai" or str(path).startswith(("http://", "https://")):
         from quartet.lm.remote import OpenAICompatibleLM
@@ -66,7 +68,9 @@ def load_lm(
     if backend == "builtin":
         from quartet.lm.builtin import BuiltinLM
 
-        return BuiltinLM.load(path, device=device, batch_size=batch_size)
+        return BuiltinLM.load(path, device=device, batch_size=batch_size, compile_decoding=compile_decoding)
+    if compile_decoding:
+        raise ValueError(f"compile_decoding applies to the built-in model; {path} holds a Hugging Face model")
     from quartet.lm.hf import HFCausalLM
 
     return HFCausalLM.load(path, device=device, batch_size=batch_size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,33 @@ from quartet.lm.protocol import HiddenTransform, SamplingParams
 from quartet.lm.tokenizer import Tokenizer
 
 
+def decode_step(model: Transformer, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """Logits (B, V) of one new token per row, appended to ``cache``.
+
+    The cache knows the prompt's padding and each row's position, and generated tokens
+    are real, so the step needs no mask (and builds none when nothing is padded).
+    """
+    return model(tokens, cache=cache)[:, -1]
+
+
+def compiled_decode_step() -> Callable[[Transformer, torch.Tensor, KVCache], torch.Tensor]:
+    """``decode_step`` through ``torch.compile``, with the batch and cache length symbolic.
+
+    A decoding step at the embedded scale is dozens of tiny ops whose dispatch costs more
+    than their arithmetic; Inductor fuses the elementwise ones (norms, rotary, SwiGLU) into
+    a few generated kernels. Compiling takes seconds on the first step (and again for a new
+    model or a newly installed hidden transform), so it pays off for long-lived processes
+    and many rollouts, not for one short sample.
+    """
+    return torch.compile(decode_step, dynamic=True)
+
+
 class BuiltinDecoder:
     """``IncrementalDecoder`` over ``Transformer`` and its preallocated ``KVCache``."""
 
-    def __init__(self, model: Transformer):
+    def __init__(self, model: Transformer, step_fn: Callable[[Transformer, torch.Tensor, KVCache], torch.Tensor] = decode_step):
         self.model = model
+        self.step_fn = step_fn
 
     def prefill(self, input_ids, attention_mask, capacity) -> tuple[torch.Tensor, KVCache]:
         cache = self.model.new_cache(input_ids.shape[0], capacity)
@@ -32,21 +54,29 @@ class BuiltinDecoder:
         return state
 
     def step(self, tokens, attention_mask, state: KVCache) -> torch.Tensor:
-        # The cache knows the prompt's padding and each row's position, and generated
-        # tokens are real, so the step needs no mask (and builds none when nothing is padded).
-        return self.model(tokens, cache=state)[:, -1]
+        return self.step_fn(self.model, tokens, state)
 
 
 class BuiltinLM(LocalLM):
     """The built-in model: trainable, generates with a KV cache and prefix sharing."""
 
-    def __init__(self, model: Transformer, tokenizer: Tokenizer, device: str | torch.device = "cpu", batch_size: int = 64):
+    def __init__(
+        self,
+        model: Transformer,
+        tokenizer: Tokenizer,
+        device: str | torch.device = "cpu",
+        batch_size: int = 64,
+        compile_decoding: bool = False,
+    ):
+        """``compile_decoding``: run each decoding step through ``torch.compile`` (see
+        ``compiled_decode_step``); greedy tokens are the same, log-probs agree to float rounding."""
         if model.cfg.vocab_size < tokenizer.vocab_size:
             raise ValueError(f"model vocabulary {model.cfg.vocab_size} < tokenizer's {tokenizer.vocab_size}")
         self._model = model.to(device)
         self._tokenizer = tokenizer
         self._device = torch.device(device)
         self.batch_size = batch_size
+        self._step_fn = compiled_decode_step() if compile_decoding else decode_step
 
     @classmethod
     def create(cls, cfg: ModelConfig, tokenizer: Tokenizer, seed: int = 0, **kwargs: Any) -> BuiltinLM:
@@ -83,7 +113,7 @@ class BuiltinLM(LocalLM):
         return self._model(ids, attention_mask=mask)
 
     def _decoder(self) -> BuiltinDecoder:
-        return BuiltinDecoder(self._model)
+        return BuiltinDecoder(self._model, self._step_fn)
 
     def _check_prompts(self, encoded: list[list[int]], params: SamplingParams) -> None:
         limit = self._model.cfg.max_seq_len

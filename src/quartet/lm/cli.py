@@ -24,7 +24,10 @@ def _sample(args: argparse.Namespace) -> int:
     from quartet.lm.run import model_dir
 
     # A URL names an OpenAI-compatible server; anything else is a local folder.
-    lm = load_lm(args.run if args.run.startswith(("http://", "https://")) else model_dir(Path(args.run)))
+    if args.run.startswith(("http://", "https://")):
+        lm = load_lm(args.run)
+    else:
+        lm = load_lm(model_dir(Path(args.run)), compile_decoding=args.compile)
     params = SamplingParams(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         stop=tuple(args.stop), stop_token_ids=tuple(args.stop_token_id), seed=args.seed,
@@ -61,7 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
     from quartet.lm.serve import create_openai_app
 
     path = model_dir(args.run)
-    app = create_openai_app(load_lm(path), model_name=args.model_name or args.run.resolve().name)
+    app = create_openai_app(load_lm(path, compile_decoding=args.compile), model_name=args.model_name or args.run.resolve().name)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host}: anyone who can reach it can use the model")
     print(f"OpenAI-compatible API at http://{args.host}:{args.port}/v1")
@@ -91,6 +94,8 @@ def register(subparsers, name: str, help_text: str) -> None:
     sample.add_argument("--stop-token-id", action="append", type=int, default=[],
                         help="token id that ends a sample like eos (repeatable)")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--compile", action="store_true",
+                        help="built-in model: torch.compile each decoding step (seconds to compile; for many tokens)")
 
     export = add_verb(verbs, "export", _export, "export a built-in model as a LlamaForCausalLM folder",
                       "quartet lm export --run runs/lm/tiny --to hf out/tiny-llama")
@@ -104,6 +109,8 @@ def register(subparsers, name: str, help_text: str) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     serve.add_argument("--port", type=int, default=8001)
     serve.add_argument("--model-name", default=None, help="name clients ask for (default: the run's name)")
+    serve.add_argument("--compile", action="store_true",
+                       help="built-in model: torch.compile each decoding step (the first request compiles)")
 
     add_verb(verbs, "bench", _bench, "generation speed against transformers (benchmarks/lm_generate.py)",
              "quartet lm bench")
