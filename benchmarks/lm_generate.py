@@ -27,15 +27,18 @@ from quartet.lm.protocol import SamplingParams
 NEVER = -1  # an eos id no token has: every row runs to max_new_tokens
 
 
-def best_of(repeats: int, fn) -> float:
-    """Fastest of ``repeats`` timed calls (after one warm-up): the least noisy estimate."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def fastest(repeats: int, **fns) -> dict[str, float]:
+    """Seconds of each function's fastest call: one warm-up call each, then ``repeats`` rounds in
+    which every function runs once, so a slow spell of a shared machine cannot land on one side only."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(ts) for name, ts in times.items()}
 
 
 def ours_sample(lm, prompts: list[list[int]], new_tokens: int, n: int = 1, step_fn=decode_step) -> None:
@@ -67,34 +70,35 @@ def main() -> None:
     prompts = torch.randint(4, vocab, (args.batch, args.prompt_len), generator=gen).tolist()
 
     tokens = args.batch * args.new_tokens
-    t_ours = best_of(args.repeats, lambda: ours_sample(ours, prompts, args.new_tokens))
-    t_hf = best_of(args.repeats, lambda: hf_sample(hf, prompts, args.new_tokens))
     compiled = compiled_decode_step()
     start = time.perf_counter()
     ours_sample(ours, prompts, args.new_tokens, step_fn=compiled)
     compile_s = time.perf_counter() - start
-    t_compiled = best_of(args.repeats, lambda: ours_sample(ours, prompts, args.new_tokens, step_fn=compiled))
+    t = fastest(args.repeats,
+                ours=lambda: ours_sample(ours, prompts, args.new_tokens),
+                compiled=lambda: ours_sample(ours, prompts, args.new_tokens, step_fn=compiled),
+                hf=lambda: hf_sample(hf, prompts, args.new_tokens))
 
     long_prompt = torch.randint(4, vocab, (512,), generator=gen).tolist()
     sharing = {}
     for new in (32, 128):
-        shared = best_of(args.repeats, lambda new=new: ours_sample(ours, [long_prompt], new, n=16))
-        separate = best_of(args.repeats, lambda new=new: ours_sample(ours, [long_prompt] * 16, new, n=1))
-        sharing[new] = (shared, separate)
+        sharing[new] = fastest(args.repeats,
+                               shared=lambda new=new: ours_sample(ours, [long_prompt], new, n=16),
+                               separate=lambda new=new: ours_sample(ours, [long_prompt] * 16, new, n=1))
 
     print(json.dumps({
         "model": {"dim": args.dim, "layers": args.layers, "heads": args.heads, "vocab": vocab,
                   "parameters": ours.module.num_parameters(), "threads": args.threads},
         "batch": args.batch, "new_tokens": args.new_tokens,
-        "quartet_tokens_per_s": round(tokens / t_ours, 1),
-        "hf_tokens_per_s": round(tokens / t_hf, 1),
-        "ratio": round(t_hf / t_ours, 2),
-        "quartet_compiled_tokens_per_s": round(tokens / t_compiled, 1),
-        "ratio_compiled": round(t_hf / t_compiled, 2),
+        "quartet_tokens_per_s": round(tokens / t["ours"], 1),
+        "hf_tokens_per_s": round(tokens / t["hf"], 1),
+        "ratio": round(t["hf"] / t["ours"], 2),
+        "quartet_compiled_tokens_per_s": round(tokens / t["compiled"], 1),
+        "ratio_compiled": round(t["hf"] / t["compiled"], 2),
         "compile_s": round(compile_s, 1),
-        "prefix_sharing_s": {str(k): {"shared": round(v[0], 4), "separate": round(v[1], 4)} for k, v in sharing.items()},
-        "prefix_sharing_ratio": round(sharing[32][1] / sharing[32][0], 2),
-        "prefix_sharing_ratio_128_new_tokens": round(sharing[128][1] / sharing[128][0], 2),
+        "prefix_sharing_s": {str(k): {side: round(s, 4) for side, s in v.items()} for k, v in sharing.items()},
+        "prefix_sharing_ratio": round(sharing[32]["separate"] / sharing[32]["shared"], 2),
+        "prefix_sharing_ratio_128_new_tokens": round(sharing[128]["separate"] / sharing[128]["shared"], 2),
     }))
 
 
