@@ -72,6 +72,11 @@ def test_train_sample_export(runs, tmp_path, capsys):
     assert capsys.readouterr().out == eager
     assert main(["lm", "export", "--run", str(run), "--to", "hf", str(tmp_path / "hf")]) == 0
     _exported_model_matches_the_run(run, tmp_path / "hf")
+    from quartet.lm.backends import load_lm
+
+    for other_backend in (tmp_path / "hf", "http://127.0.0.1:9/v1"):  # transformers, a served model
+        with pytest.raises(ValueError, match="compile_decoding applies to the built-in model"):
+            load_lm(other_backend, compile_decoding=True)
 
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "quartet.cli", "lm", "serve", "--run", str(run),

@@ -48,16 +48,10 @@ def load_lm(
     first (``quartet.lm.vllm_backend.hf_folder_for``). ``compile_decoding`` (built-in model
     only) runs each decoding step through ``torch.compile``.
     """
-    if backend == "openai" or str(path).startswith(("http://", "https://")):
-        from quartet.lm.remote import OpenAICompatibleLM
-
-        return OpenAICompatibleLM(str(path))
-    path = _resolve_run(Path(path))
-    if backend == "vllm":
-        from quartet.lm.vllm_backend import VLLMLM
-
-        return VLLMLM.load(path)
-    device = device or default_device()
+    if str(path).startswith(("http://", "https://")):
+        backend = "openai"
+    if backend != "openai":
+        path = _resolve_run(Path(path))
     if backend == "auto":
         if (path / "model.json").is_file():
             backend = "builtin"
@@ -65,12 +59,21 @@ def load_lm(
             backend = "hf"
         else:
             raise FileNotFoundError(f"{path} holds neither a quartet model (model.json) nor a HF model (config.json)")
+    if compile_decoding and backend != "builtin":
+        raise ValueError(f"compile_decoding applies to the built-in model, not to the {backend} backend ({path})")
+    if backend == "openai":
+        from quartet.lm.remote import OpenAICompatibleLM
+
+        return OpenAICompatibleLM(str(path))
+    if backend == "vllm":
+        from quartet.lm.vllm_backend import VLLMLM
+
+        return VLLMLM.load(path)
+    device = device or default_device()
     if backend == "builtin":
         from quartet.lm.builtin import BuiltinLM
 
         return BuiltinLM.load(path, device=device, batch_size=batch_size, compile_decoding=compile_decoding)
-    if compile_decoding:
-        raise ValueError(f"compile_decoding applies to the built-in model; {path} holds a Hugging Face model")
     from quartet.lm.hf import HFCausalLM
 
     return HFCausalLM.load(path, device=device, batch_size=batch_size)

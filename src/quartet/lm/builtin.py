@@ -15,6 +15,8 @@ from quartet.lm.model import KVCache, ModelConfig, Transformer
 from quartet.lm.protocol import HiddenTransform, SamplingParams
 from quartet.lm.tokenizer import Tokenizer
 
+StepFn = Callable[[Transformer, torch.Tensor, KVCache], torch.Tensor]  # (model, tokens, cache) -> logits
+
 
 def decode_step(model: Transformer, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
     """Logits (B, V) of one new token per row, appended to ``cache``.
@@ -25,7 +27,7 @@ def decode_step(model: Transformer, tokens: torch.Tensor, cache: KVCache) -> tor
     return model(tokens, cache=cache)[:, -1]
 
 
-def compiled_decode_step() -> Callable[[Transformer, torch.Tensor, KVCache], torch.Tensor]:
+def compiled_decode_step() -> StepFn:
     """``decode_step`` through ``torch.compile``, with the batch and cache length symbolic.
 
     A decoding step at the embedded scale is dozens of tiny ops whose dispatch costs more
@@ -40,7 +42,7 @@ def compiled_decode_step() -> Callable[[Transformer, torch.Tensor, KVCache], tor
 class BuiltinDecoder:
     """``IncrementalDecoder`` over ``Transformer`` and its preallocated ``KVCache``."""
 
-    def __init__(self, model: Transformer, step_fn: Callable[[Transformer, torch.Tensor, KVCache], torch.Tensor] = decode_step):
+    def __init__(self, model: Transformer, step_fn: StepFn = decode_step):
         self.model = model
         self.step_fn = step_fn
 

@@ -24,10 +24,8 @@ def _sample(args: argparse.Namespace) -> int:
     from quartet.lm.run import model_dir
 
     # A URL names an OpenAI-compatible server; anything else is a local folder.
-    if args.run.startswith(("http://", "https://")):
-        lm = load_lm(args.run)
-    else:
-        lm = load_lm(model_dir(Path(args.run)), compile_decoding=args.compile)
+    target = args.run if args.run.startswith(("http://", "https://")) else model_dir(Path(args.run))
+    lm = load_lm(target, compile_decoding=args.compile)
     params = SamplingParams(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         stop=tuple(args.stop), stop_token_ids=tuple(args.stop_token_id), seed=args.seed,
